@@ -1,0 +1,45 @@
+"""lmprog: declare a label task, compile a DSPy program for it from tens of labels, and keep a
+SQLite ledger of every LM call.
+
+The public API is re-exported here lazily, so ``import lmprog`` (and ``lmprog --help``) does not
+import dspy or litellm until a name that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "make_lm": "lmprog.lm",
+    "open_ledger": "lmprog.lm",
+    "Ledger": "lmprog.ledger",
+    "module_name": "lmprog.lm.context",
+    "errors": "lmprog.errors",
+    "LmprogError": "lmprog.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmprog import errors
+    from lmprog.errors import LmprogError
+    from lmprog.ledger import Ledger
+    from lmprog.lm import make_lm, open_ledger
+    from lmprog.lm.context import module_name
+
+
+def __getattr__(name: str):
+    module_path = _EXPORTS.get(name)
+    if module_path is None:
+        raise AttributeError(f"module 'lmprog' has no attribute {name!r}")
+    module = importlib.import_module(module_path)
+    value = module if name == "errors" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

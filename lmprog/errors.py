@@ -1,0 +1,56 @@
+"""Errors a user can cause. Each carries one sentence that says what went wrong and how to fix it.
+
+    LmprogError
+    ├── ConfigurationError        bad model string, unknown ledger mode, missing optional extra
+    │   └── MissingApiKeyError    the provider's key variable is not set
+    ├── LedgerError               the ledger file cannot be opened or is from a newer lmprog
+    │   └── LedgerMissError       replay mode met a call that is not in the ledger
+    └── ProviderError             the provider refused or failed after retries
+
+The CLI prints ``str(error)`` on one line and exits with code 2. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class LmprogError(Exception):
+    """Base class for every error a user can cause and fix."""
+
+
+class ConfigurationError(LmprogError):
+    """A setting is invalid or something needed is not installed."""
+
+
+class MissingApiKeyError(ConfigurationError):
+    """The model needs an API key and none was given or found in the environment."""
+
+    def __init__(self, model: str, variables: list[str]):
+        self.model = model
+        self.variables = variables
+        names = " or ".join(variables)
+        super().__init__(f"model {model!r} needs an API key: set {names} or pass api_key=")
+
+
+class LedgerError(LmprogError):
+    """The ledger file cannot be used."""
+
+
+class LedgerMissError(LedgerError):
+    """Replay mode met a call that the ledger has never seen."""
+
+    def __init__(self, key: str, model: str, preview: str, ledger_path: str):
+        self.key = key
+        self.model = model
+        self.preview = preview
+        super().__init__(
+            f"replay mode: call {key[:12]} to {model} ({preview!r}) is not in the ledger {ledger_path}; "
+            "run once with cache='readwrite' to record it"
+        )
+
+
+class ProviderError(LmprogError):
+    """The provider failed or refused a call; ``kind`` is one of the ledger's error kinds."""
+
+    def __init__(self, message: str, kind: str = "provider_error"):
+        self.kind = kind
+        super().__init__(message)

@@ -1,0 +1,528 @@
+"""The SQLite ledger: one row per LM call, which is both the record of what was spent and the cache.
+
+Layout (schema version 1):
+
+``calls``  one row per call attempt. A successful call has ``error_kind`` NULL and a unique ``key``;
+           failed attempts (rate limits, server errors, timeouts) are kept too, for reports.
+``texts``  long strings of requests, stored once by content hash (the system prompt and few-shot
+           demos repeat across thousands of calls; storing them once is what keeps the file small).
+``runs``   one row per run (a command or a Python session): totals and ledger hits.
+
+Writes commit one call at a time in WAL mode, so a killed process loses no finished call, and
+many threads and processes can share one file. Each thread gets its own connection.
+This module imports no LM library: the CLI's ``cache`` commands stay fast.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from lmprog.errors import LedgerError
+
+DEFAULT_LEDGER = Path("cache") / "lmprog.db"
+SCHEMA_VERSION = 1
+CACHE_MODES = ("readwrite", "replay", "refresh", "off")
+
+# Strings at least this long are stored once in ``texts`` and referenced from the request.
+_TEXT_REF_MIN = 160
+_TEXT_REF_PREFIX = "\x00t:"
+# Payloads at least this long are zlib-compressed when that saves space.
+_COMPRESS_MIN = 256
+_BUSY_TIMEOUT_MS = 60_000
+_HIT_FLUSH_SECONDS = 2.0
+
+migrations = Migrations("lmprog.ledger")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            model TEXT NOT NULL,
+            request BLOB NOT NULL,
+            response TEXT,
+            response_extra BLOB,
+            finish_reason TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cost_usd REAL,
+            latency_ms REAL,
+            created_at REAL NOT NULL,
+            run_id TEXT,
+            module TEXT,
+            error_kind TEXT,
+            error TEXT
+        )"""
+    )
+    # One successful answer per key; failed attempts may repeat.
+    db.execute("CREATE UNIQUE INDEX calls_key_ok ON calls(key) WHERE error_kind IS NULL")
+    db.execute("CREATE INDEX calls_run ON calls(run_id)")
+    db.execute("CREATE TABLE texts (hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            arguments TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            hits INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialization keys are computed from: sorted keys, no whitespace, UTF-8 text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def call_key(canonical_request: dict) -> str:
+    """sha256 (hex) of a canonical request. Callers must leave credentials and URLs out of it."""
+    return hashlib.sha256(canonical_json(canonical_request).encode("utf-8")).hexdigest()
+
+
+def _pack(data: bytes) -> bytes:
+    if len(data) >= _COMPRESS_MIN:
+        packed = zlib.compress(data, 6)
+        if len(packed) < len(data):
+            return packed
+    return data
+
+
+def _unpack(blob: bytes | str | None) -> str | None:
+    if blob is None:
+        return None
+    if isinstance(blob, str):
+        return blob
+    if blob[:1] == b"x":  # zlib header; JSON never starts with "x"
+        blob = zlib.decompress(blob)
+    return blob.decode("utf-8")
+
+
+@dataclass
+class CallRecord:
+    """One LM call as the ledger stores it. ``request`` is the canonical request (a dict)."""
+
+    key: str
+    model: str
+    request: dict
+    response: str | None = None
+    response_extra: dict | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    created_at: float = field(default_factory=time.time)
+    run_id: str | None = None
+    module: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class CachedAnswer:
+    """What a cache hit needs to rebuild the response (the request itself is not read)."""
+
+    key: str
+    model: str
+    response: str | None
+    response_extra: dict | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class Ledger:
+    """A SQLite file of LM calls; safe to share between threads and processes.
+
+    >>> ledger = Ledger("cache/lmprog.db")
+    >>> with ledger.run("my-script"):
+    ...     ...  # LM calls made through make_lm(..., ledger=ledger) are recorded in this run
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path if path is not None else os.environ.get("LMPROG_LEDGER") or DEFAULT_LEDGER)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._run_id: str | None = None
+        self._implicit_run = False
+        self._pending_hits: dict[str, int] = {}
+        self._last_hit_flush = time.monotonic()
+        self._known_texts: set[str] = set()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+        atexit.register(self._at_exit)
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self._conn(), execute_plugins=False)
+
+    def _migrate(self) -> None:
+        db = self._db()
+        newer = {m.name for m in migrations.applied(db)} - {m.name for m in migrations._migrations}
+        if newer:
+            raise LedgerError(f"ledger {self.path} was written by a newer lmprog (migrations {sorted(newer)}); upgrade lmprog")
+        # Several processes may open a new ledger at once: a losing migration rolls back, then
+        # finds nothing pending on the next try.
+        for attempt in range(20):
+            if not migrations.pending(db):
+                return
+            try:
+                migrations.apply(db)
+                return
+            except (sqlite3.OperationalError, sqlite3.IntegrityError):
+                if attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    @property
+    def schema_version(self) -> int:
+        return len(migrations.applied(self._db()))
+
+    def close(self) -> None:
+        """Flush pending hit counts, end the implicit run and close every connection."""
+        self._at_exit()
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                pass
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def start_run(self, command: str, arguments: dict | list | None = None) -> str:
+        """Open a run; calls and hits are attributed to it until :meth:`end_run`."""
+        run_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self._conn().execute(
+            "INSERT INTO runs (id, command, arguments, started_at) VALUES (?, ?, ?, ?)",
+            (run_id, command, canonical_json(arguments) if arguments is not None else None, time.time()),
+        )
+        with self._lock:
+            self._run_id = run_id
+            self._implicit_run = False
+        return run_id
+
+    def end_run(self, run_id: str | None = None) -> None:
+        run_id = run_id or self._run_id
+        if run_id is None:
+            return
+        self.flush_hits()
+        self._conn().execute("UPDATE runs SET ended_at = ? WHERE id = ?", (time.time(), run_id))
+        with self._lock:
+            if self._run_id == run_id:
+                self._run_id = None
+
+    def run(self, command: str, arguments: dict | list | None = None) -> _RunContext:
+        """Context manager: ``with ledger.run("compile", {...}) as run_id: ...``."""
+        return _RunContext(self, command, arguments)
+
+    @property
+    def current_run(self) -> str:
+        """The open run, starting an implicit one (named after the program) when none is open."""
+        run_id = self._run_id
+        if run_id is None:
+            with self._lock:
+                needs_run = self._run_id is None
+            if needs_run:
+                import sys
+
+                run_id = self.start_run(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python")
+                self._implicit_run = True
+            run_id = self._run_id or run_id
+        return run_id
+
+    def _at_exit(self) -> None:
+        try:
+            self.flush_hits()
+            if self._implicit_run and self._run_id:
+                self.end_run(self._run_id)
+        except sqlite3.Error:
+            pass
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def get(self, key: str) -> CachedAnswer | None:
+        """The successful answer stored under ``key``, or None."""
+        row = self._conn().execute(
+            "SELECT model, response, response_extra, finish_reason, prompt_tokens, completion_tokens "
+            "FROM calls WHERE key = ? AND error_kind IS NULL",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        extra = _unpack(row[2])
+        return CachedAnswer(key, row[0], row[1], json.loads(extra) if extra else None, row[3], row[4], row[5])
+
+    def put(self, record: CallRecord) -> None:
+        """Store one call and commit. A success replaces any earlier success with the same key."""
+        request = self._externalize_texts(record.request)
+        extra = _pack(canonical_json(record.response_extra).encode()) if record.response_extra else None
+        values = (
+            record.key, record.model, _pack(canonical_json(request).encode()), record.response, extra,
+            record.finish_reason, record.prompt_tokens, record.completion_tokens, record.cost_usd,
+            record.latency_ms, record.created_at, record.run_id, record.module, record.error_kind, record.error,
+        )
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored_texts = self._store_texts(conn)
+            if record.error_kind is None:
+                conn.execute("DELETE FROM calls WHERE key = ? AND error_kind IS NULL", (record.key,))
+            conn.execute(
+                "INSERT INTO calls (key, model, request, response, response_extra, finish_reason, prompt_tokens, "
+                "completion_tokens, cost_usd, latency_ms, created_at, run_id, module, error_kind, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._known_texts.update(stored_texts)
+        self._maybe_flush_hits()
+
+    def count_hit(self, run_id: str | None = None) -> None:
+        """Count one cache hit for the run; counts reach the file every few seconds and at run end."""
+        run_id = run_id or self.current_run
+        with self._lock:
+            self._pending_hits[run_id] = self._pending_hits.get(run_id, 0) + 1
+        self._maybe_flush_hits()
+
+    def _maybe_flush_hits(self) -> None:
+        if self._pending_hits and time.monotonic() - self._last_hit_flush > _HIT_FLUSH_SECONDS:
+            self.flush_hits()
+
+    def flush_hits(self) -> None:
+        with self._lock:
+            pending, self._pending_hits = self._pending_hits, {}
+            self._last_hit_flush = time.monotonic()
+        if not pending:
+            return
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for run_id, hits in pending.items():
+                conn.execute("UPDATE runs SET hits = hits + ? WHERE id = ?", (hits, run_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- long strings stored once ----------------------------------------------------------------
+
+    def _externalize_texts(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) < _TEXT_REF_MIN:
+                return value
+            digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+            pending = getattr(self._local, "pending_texts", None)
+            if pending is None:
+                pending = self._local.pending_texts = {}
+            if digest not in self._known_texts:
+                pending[digest] = value
+            return _TEXT_REF_PREFIX + digest
+        if isinstance(value, dict):
+            return {k: self._externalize_texts(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._externalize_texts(v) for v in value]
+        return value
+
+    def _store_texts(self, conn: sqlite3.Connection) -> list[str]:
+        pending = getattr(self._local, "pending_texts", None)
+        if not pending:
+            return []
+        conn.executemany(
+            "INSERT OR IGNORE INTO texts (hash, data) VALUES (?, ?)",
+            [(digest, _pack(text.encode("utf-8"))) for digest, text in pending.items()],
+        )
+        stored = list(pending)
+        pending.clear()
+        return stored
+
+    def _internalize_texts(self, value: Any, conn: sqlite3.Connection) -> Any:
+        if isinstance(value, str) and value.startswith(_TEXT_REF_PREFIX):
+            row = conn.execute("SELECT data FROM texts WHERE hash = ?", (value[len(_TEXT_REF_PREFIX):],)).fetchone()
+            return _unpack(row[0]) if row else value
+        if isinstance(value, dict):
+            return {k: self._internalize_texts(v, conn) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._internalize_texts(v, conn) for v in value]
+        return value
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def find(self, key_prefix: str) -> list[dict]:
+        """Every row (successes and failures) whose key starts with ``key_prefix``, request included."""
+        if not key_prefix or any(c not in "0123456789abcdef" for c in key_prefix.lower()):
+            return []
+        conn = self._conn()
+        rows = self._rows(conn, "SELECT * FROM calls WHERE key >= ? AND key < ? ORDER BY id",
+                          (key_prefix.lower(), key_prefix.lower() + "g"))
+        for row in rows:
+            row["request"] = self._internalize_texts(json.loads(_unpack(row["request"])), conn)
+            extra = _unpack(row.pop("response_extra"))
+            row["response_extra"] = json.loads(extra) if extra else None
+        return rows
+
+    def calls(self, *, limit: int | None = 20, run_id: str | None = None, errors: bool | None = None) -> list[dict]:
+        """Recent calls, newest first, without request bodies."""
+        where, params = [], []
+        if run_id:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if errors is True:
+            where.append("error_kind IS NOT NULL")
+        elif errors is False:
+            where.append("error_kind IS NULL")
+        sql = ("SELECT id, key, model, module, run_id, created_at, prompt_tokens, completion_tokens, cost_usd, "
+               "latency_ms, error_kind, substr(response, 1, 200) AS response FROM calls")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(self._conn(), sql, params)
+
+    def iter_export(self) -> Iterator[dict]:
+        """Every call with its full request, oldest first (for ``lmprog cache export``)."""
+        conn = self._conn()
+        for row in self._db().query("SELECT * FROM calls ORDER BY id"):
+            row["request"] = self._internalize_texts(json.loads(_unpack(row["request"])), conn)
+            extra = _unpack(row.pop("response_extra"))
+            row["response_extra"] = json.loads(extra) if extra else None
+            yield row
+
+    def runs(self, limit: int | None = 20) -> list[dict]:
+        sql = "SELECT * FROM runs ORDER BY started_at DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(self._conn(), sql, ())
+
+    def stats(self, run_id: str | None = None) -> dict:
+        """Totals: paid calls, failed attempts, ledger hits, tokens, USD, by model and by module."""
+        self.flush_hits()
+        conn = self._conn()
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
+        totals = self._rows(conn, f"""
+            SELECT count(*) FILTER (WHERE error_kind IS NULL) AS calls,
+                   count(*) FILTER (WHERE error_kind IS NOT NULL) AS errors,
+                   coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+                   coalesce(sum(completion_tokens), 0) AS completion_tokens,
+                   sum(cost_usd) AS cost_usd,
+                   count(*) FILTER (WHERE error_kind IS NULL AND cost_usd IS NULL) AS calls_unpriced,
+                   avg(latency_ms) FILTER (WHERE error_kind IS NULL) AS mean_latency_ms
+            FROM calls {where}""", params)[0]
+        hits_sql = "SELECT coalesce(sum(hits), 0) FROM runs" + (" WHERE id = ?" if run_id else "")
+        totals["hits"] = conn.execute(hits_sql, params).fetchone()[0]
+        group_sql = """SELECT {col} AS name, count(*) FILTER (WHERE error_kind IS NULL) AS calls,
+                   count(*) FILTER (WHERE error_kind IS NOT NULL) AS errors,
+                   coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+                   coalesce(sum(completion_tokens), 0) AS completion_tokens, sum(cost_usd) AS cost_usd
+            FROM calls {where} GROUP BY {col} ORDER BY calls DESC"""
+        totals["by_model"] = self._rows(conn, group_sql.format(col="model", where=where), params)
+        totals["by_module"] = self._rows(conn, group_sql.format(col="module", where=where), params)
+        totals["errors_by_kind"] = dict(conn.execute(
+            f"SELECT error_kind, count(*) FROM calls {where} {'AND' if where else 'WHERE'} error_kind IS NOT NULL "
+            "GROUP BY error_kind", params).fetchall())
+        totals["runs"] = conn.execute("SELECT count(*) FROM runs" + (" WHERE id = ?" if run_id else ""),
+                                      params).fetchone()[0]
+        totals["ledger"] = str(self.path)
+        totals["bytes"] = self.file_bytes()
+        if run_id:
+            totals["run_id"] = run_id
+        return totals
+
+    def file_bytes(self) -> int:
+        """Size on disk, including the write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file."""
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def integrity_check(self) -> str:
+        return self._conn().execute("PRAGMA integrity_check").fetchone()[0]
+
+    def clear(self, *, run_id: str | None = None, errors_only: bool = False) -> int:
+        """Delete calls (all, one run's, or failed attempts only); returns how many were deleted."""
+        where, params = [], []
+        if run_id:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if errors_only:
+            where.append("error_kind IS NOT NULL")
+        sql = "DELETE FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = conn.execute(sql, params).rowcount
+            if not run_id and not errors_only:
+                conn.execute("DELETE FROM texts")
+                conn.execute("DELETE FROM runs")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._known_texts.clear()
+        return deleted
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, sql: str, params) -> list[dict]:
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+class _RunContext:
+    def __init__(self, ledger: Ledger, command: str, arguments):
+        self.ledger, self.command, self.arguments = ledger, command, arguments
+        self.run_id: str | None = None
+
+    def __enter__(self) -> str:
+        self.run_id = self.ledger.start_run(self.command, self.arguments)
+        return self.run_id
+
+    def __exit__(self, *exc) -> None:
+        self.ledger.end_run(self.run_id)
