@@ -16,6 +16,7 @@ This module imports no LM library: the CLI's ``cache`` commands stay fast.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -168,6 +169,7 @@ class Ledger:
         self._pending_hits: dict[str, int] = {}
         self._last_hit_flush = time.monotonic()
         self._known_texts: set[str] = set()
+        self._inflight: dict[str, threading.Event] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
@@ -322,6 +324,27 @@ class Ledger:
             raise
         self._known_texts.update(stored_texts)
         self._maybe_flush_hits()
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        """Make one call per key at a time in this process; yields True if another thread just made it.
+
+        Threads that ask for the same uncached call together wait for the first one's answer
+        instead of paying for it again.
+        """
+        with self._lock:
+            running = self._inflight.get(key)
+            if running is None:
+                self._inflight[key] = threading.Event()
+        if running is not None:
+            running.wait()
+            yield True
+            return
+        try:
+            yield False
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
 
     def count_hit(self, run_id: str | None = None) -> None:
         """Count one cache hit for the run; counts reach the file every few seconds and at run end."""

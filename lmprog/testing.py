@@ -355,6 +355,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else keep-alive requests stall ~40 ms on delayed ACKs
     server_version = "lmprog-TestLMServer/1"
     server: _HTTPServer
 
@@ -428,8 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, _error_body(f"rule raised {type(error).__name__}: {error}", "server_error"))
             return
         if fault == "truncated":
-            content = completion.content[: len(completion.content) // 2]
-            completion = _Completion(_tokens(content), "length", completion.logprobs and completion.logprobs[: len(_tokens(content))])
+            tokens = _tokens(completion.content[: len(completion.content) // 2])
+            completion = _Completion(tokens, "length", completion.logprobs and completion.logprobs[: len(tokens)])
         choices = [] if fault == "empty_choices" else None
         self._answer(body, completion, stream, choices)
 

@@ -85,13 +85,27 @@ class LedgerEngine:
             keyed["rollout"] = call.rollout_id
         key = call_key(keyed)
         if self.mode in ("readwrite", "replay"):
-            hit = self.ledger.get(key)
+            hit = self._lookup(key, call, request)
             if hit is not None:
-                self.ledger.count_hit()
-                self._sample_done(call)
-                return _response_from_ledger(hit, request)
+                return hit
             if self.mode == "replay":
                 raise LedgerMissError(key, request.model, _preview(request), str(self.ledger.path))
+        with self.ledger.claim(key) as another_thread_called:
+            if another_thread_called and self.mode == "readwrite":
+                hit = self._lookup(key, call, request)
+                if hit is not None:
+                    return hit
+            return self._call_and_record(request, key, keyed, call)
+
+    def _lookup(self, key, call, request):
+        hit = self.ledger.get(key)
+        if hit is None:
+            return None
+        self.ledger.count_hit()
+        self._sample_done(call)
+        return _response_from_ledger(hit, request)
+
+    def _call_and_record(self, request, key, keyed, call):
         record = CallRecord(key=key, model=request.model, request=keyed, run_id=self.ledger.current_run,
                             module=calling_module())
         started = time.perf_counter()
