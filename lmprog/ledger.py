@@ -25,7 +25,6 @@ import sqlite3
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,17 +33,13 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from lmprog import ledger_codec as codec
 from lmprog.errors import LedgerError
 
 DEFAULT_LEDGER = Path("cache") / "lmprog.db"
 SCHEMA_VERSION = 1
 CACHE_MODES = ("readwrite", "replay", "refresh", "off")
 
-# Strings at least this long are stored once in ``texts`` and referenced from the request.
-_TEXT_REF_MIN = 160
-_TEXT_REF_PREFIX = "\x00t:"
-# Payloads at least this long are zlib-compressed when that saves space.
-_COMPRESS_MIN = 256
 _BUSY_TIMEOUT_MS = 60_000
 _HIT_FLUSH_SECONDS = 2.0
 
@@ -56,7 +51,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE calls (
             id INTEGER PRIMARY KEY,
-            key TEXT NOT NULL,
+            key BLOB NOT NULL,
             model TEXT NOT NULL,
             request BLOB NOT NULL,
             response TEXT,
@@ -75,7 +70,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     # One successful answer per key; failed attempts may repeat.
     db.execute("CREATE UNIQUE INDEX calls_key_ok ON calls(key) WHERE error_kind IS NULL")
-    db.execute("CREATE INDEX calls_run ON calls(run_id)")
     db.execute("CREATE TABLE texts (hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
     db.execute(
         """CREATE TABLE runs (
@@ -97,24 +91,6 @@ def canonical_json(value: Any) -> str:
 def call_key(canonical_request: dict) -> str:
     """sha256 (hex) of a canonical request. Callers must leave credentials and URLs out of it."""
     return hashlib.sha256(canonical_json(canonical_request).encode("utf-8")).hexdigest()
-
-
-def _pack(data: bytes) -> bytes:
-    if len(data) >= _COMPRESS_MIN:
-        packed = zlib.compress(data, 6)
-        if len(packed) < len(data):
-            return packed
-    return data
-
-
-def _unpack(blob: bytes | str | None) -> str | None:
-    if blob is None:
-        return None
-    if isinstance(blob, str):
-        return blob
-    if blob[:1] == b"x":  # zlib header; JSON never starts with "x"
-        blob = zlib.decompress(blob)
-    return blob.decode("utf-8")
 
 
 @dataclass
@@ -168,7 +144,8 @@ class Ledger:
         self._implicit_run = False
         self._pending_hits: dict[str, int] = {}
         self._last_hit_flush = time.monotonic()
-        self._known_texts: set[str] = set()
+        self._known_texts: set[str] = set()  # paragraph hashes stored in ``texts``
+        self._seen_texts: set[str] = set()  # paragraph hashes met in this process
         self._inflight: dict[str, threading.Event] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,28 +267,32 @@ class Ledger:
         row = self._conn().execute(
             "SELECT model, response, response_extra, finish_reason, prompt_tokens, completion_tokens "
             "FROM calls WHERE key = ? AND error_kind IS NULL",
-            (key,),
+            (bytes.fromhex(key),),
         ).fetchone()
         if row is None:
             return None
-        extra = _unpack(row[2])
-        return CachedAnswer(key, row[0], row[1], json.loads(extra) if extra else None, row[3], row[4], row[5])
+        return CachedAnswer(key, row[0], row[1], codec.unpack_json(row[2]), row[3], row[4], row[5])
 
     def put(self, record: CallRecord) -> None:
         """Store one call and commit. A success replaces any earlier success with the same key."""
-        request = self._externalize_texts(record.request)
-        extra = _pack(canonical_json(record.response_extra).encode()) if record.response_extra else None
+        new_texts: dict[str, str] = {}
+        request = codec.pack_json(codec.externalize(record.request, new_texts, self._is_repeated))
+        new_texts = {h: t for h, t in new_texts.items() if h not in self._known_texts}
+        extra = codec.pack_json(record.response_extra) if record.response_extra else None
+        key = bytes.fromhex(record.key)
         values = (
-            record.key, record.model, _pack(canonical_json(request).encode()), record.response, extra,
+            key, record.model, request, record.response, extra,
             record.finish_reason, record.prompt_tokens, record.completion_tokens, record.cost_usd,
             record.latency_ms, record.created_at, record.run_id, record.module, record.error_kind, record.error,
         )
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            stored_texts = self._store_texts(conn)
+            if new_texts:
+                conn.executemany("INSERT OR IGNORE INTO texts (hash, data) VALUES (?, ?)",
+                                 [(h, codec.pack_text(t)) for h, t in new_texts.items()])
             if record.error_kind is None:
-                conn.execute("DELETE FROM calls WHERE key = ? AND error_kind IS NULL", (record.key,))
+                conn.execute("DELETE FROM calls WHERE key = ? AND error_kind IS NULL", (key,))
             conn.execute(
                 "INSERT INTO calls (key, model, request, response, response_extra, finish_reason, prompt_tokens, "
                 "completion_tokens, cost_usd, latency_ms, created_at, run_id, module, error_kind, error) "
@@ -322,7 +303,7 @@ class Ledger:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._known_texts.update(stored_texts)
+        self._known_texts.update(new_texts)
         self._maybe_flush_hits()
 
     @contextlib.contextmanager
@@ -373,61 +354,38 @@ class Ledger:
             conn.execute("ROLLBACK")
             raise
 
-    # -- long strings stored once ----------------------------------------------------------------
+    def _is_repeated(self, digest: str) -> bool:
+        """Seen in this process or already stored; the first sighting is remembered, not stored."""
+        if digest in self._known_texts or digest in self._seen_texts:
+            return True
+        if len(self._seen_texts) > 200_000:
+            self._seen_texts.clear()
+        self._seen_texts.add(digest)
+        row = self._conn().execute("SELECT 1 FROM texts WHERE hash = ?", (digest,)).fetchone()
+        if row is not None:
+            self._known_texts.add(digest)
+        return row is not None
 
-    def _externalize_texts(self, value: Any) -> Any:
-        if isinstance(value, str):
-            if len(value) < _TEXT_REF_MIN:
-                return value
-            digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-            pending = getattr(self._local, "pending_texts", None)
-            if pending is None:
-                pending = self._local.pending_texts = {}
-            if digest not in self._known_texts:
-                pending[digest] = value
-            return _TEXT_REF_PREFIX + digest
-        if isinstance(value, dict):
-            return {k: self._externalize_texts(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._externalize_texts(v) for v in value]
-        return value
+    def _text(self, conn: sqlite3.Connection, digest: str) -> str | None:
+        row = conn.execute("SELECT data FROM texts WHERE hash = ?", (digest,)).fetchone()
+        return codec.unpack(row[0]) if row else None
 
-    def _store_texts(self, conn: sqlite3.Connection) -> list[str]:
-        pending = getattr(self._local, "pending_texts", None)
-        if not pending:
-            return []
-        conn.executemany(
-            "INSERT OR IGNORE INTO texts (hash, data) VALUES (?, ?)",
-            [(digest, _pack(text.encode("utf-8"))) for digest, text in pending.items()],
-        )
-        stored = list(pending)
-        pending.clear()
-        return stored
-
-    def _internalize_texts(self, value: Any, conn: sqlite3.Connection) -> Any:
-        if isinstance(value, str) and value.startswith(_TEXT_REF_PREFIX):
-            row = conn.execute("SELECT data FROM texts WHERE hash = ?", (value[len(_TEXT_REF_PREFIX):],)).fetchone()
-            return _unpack(row[0]) if row else value
-        if isinstance(value, dict):
-            return {k: self._internalize_texts(v, conn) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._internalize_texts(v, conn) for v in value]
-        return value
+    def _full_row(self, conn: sqlite3.Connection, row: dict) -> dict:
+        row["key"] = row["key"].hex() if isinstance(row["key"], bytes) else row["key"]
+        row["request"] = codec.internalize(codec.unpack_json(row["request"]), lambda h: self._text(conn, h))
+        row["response_extra"] = codec.unpack_json(row["response_extra"])
+        return row
 
     # -- reading ------------------------------------------------------------------------------
 
     def find(self, key_prefix: str) -> list[dict]:
         """Every row (successes and failures) whose key starts with ``key_prefix``, request included."""
-        if not key_prefix or any(c not in "0123456789abcdef" for c in key_prefix.lower()):
+        prefix = key_prefix.lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
             return []
         conn = self._conn()
-        rows = self._rows(conn, "SELECT * FROM calls WHERE key >= ? AND key < ? ORDER BY id",
-                          (key_prefix.lower(), key_prefix.lower() + "g"))
-        for row in rows:
-            row["request"] = self._internalize_texts(json.loads(_unpack(row["request"])), conn)
-            extra = _unpack(row.pop("response_extra"))
-            row["response_extra"] = json.loads(extra) if extra else None
-        return rows
+        rows = self._rows(conn, "SELECT * FROM calls WHERE lower(hex(key)) LIKE ? ORDER BY id", (prefix + "%",))
+        return [self._full_row(conn, row) for row in rows]
 
     def calls(self, *, limit: int | None = 20, run_id: str | None = None, errors: bool | None = None) -> list[dict]:
         """Recent calls, newest first, without request bodies."""
@@ -439,7 +397,7 @@ class Ledger:
             where.append("error_kind IS NOT NULL")
         elif errors is False:
             where.append("error_kind IS NULL")
-        sql = ("SELECT id, key, model, module, run_id, created_at, prompt_tokens, completion_tokens, cost_usd, "
+        sql = ("SELECT id, lower(hex(key)) AS key, model, module, run_id, created_at, prompt_tokens, completion_tokens, cost_usd, "
                "latency_ms, error_kind, substr(response, 1, 200) AS response FROM calls")
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -452,10 +410,7 @@ class Ledger:
         """Every call with its full request, oldest first (for ``lmprog cache export``)."""
         conn = self._conn()
         for row in self._db().query("SELECT * FROM calls ORDER BY id"):
-            row["request"] = self._internalize_texts(json.loads(_unpack(row["request"])), conn)
-            extra = _unpack(row.pop("response_extra"))
-            row["response_extra"] = json.loads(extra) if extra else None
-            yield row
+            yield self._full_row(conn, row)
 
     def runs(self, limit: int | None = 20) -> list[dict]:
         sql = "SELECT * FROM runs ORDER BY started_at DESC"

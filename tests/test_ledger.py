@@ -12,7 +12,13 @@ from lmprog.errors import LedgerError
 from lmprog.ledger import CallRecord, Ledger, call_key, canonical_json, migrations
 
 
-def record(key: str, text: str = "ok", **fields) -> CallRecord:
+def K(name: str) -> str:
+    """A real 64-hex-digit key for a readable test name."""
+    return call_key({"name": name})
+
+
+def record(name: str, text: str = "ok", **fields) -> CallRecord:
+    key = K(name)
     request = {"request": {"model": "openai/x", "messages": [{"role": "user", "parts": [{"type": "text", "text": key}]}]},
                "sample": 0}
     return CallRecord(key=key, model="openai/x", request=request, response=text, finish_reason="stop",
@@ -61,11 +67,11 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 def test_put_get_roundtrip_and_success_replaces(tmp_path):
     ledger = Ledger(tmp_path / "l.db")
-    assert ledger.get("k1") is None
+    assert ledger.get(K("k1")) is None
     ledger.put(record("k1", "first"))
-    assert ledger.get("k1").response == "first"
+    assert ledger.get(K("k1")).response == "first"
     ledger.put(record("k1", "second"))
-    assert ledger.get("k1").response == "second"
+    assert ledger.get(K("k1")).response == "second"
     assert ledger.stats()["calls"] == 1
 
 
@@ -73,13 +79,13 @@ def test_failed_attempts_are_kept_but_never_served(tmp_path):
     ledger = Ledger(tmp_path / "l.db")
     ledger.put(record("ab", None, error_kind="rate_limit", error="429"))
     ledger.put(record("ab", None, error_kind="server_error", error="500"))
-    assert ledger.get("ab") is None
+    assert ledger.get(K("ab")) is None
     ledger.put(record("ab", "fine"))
-    assert ledger.get("ab").response == "fine"
+    assert ledger.get(K("ab")).response == "fine"
     stats = ledger.stats()
     assert stats["calls"] == 1 and stats["errors"] == 2
     assert stats["errors_by_kind"] == {"rate_limit": 1, "server_error": 1}
-    assert len(ledger.find("ab")) == 3
+    assert len(ledger.find(K("ab"))) == 3
 
 
 def test_long_texts_are_stored_once_and_restored(tmp_path):
@@ -87,10 +93,10 @@ def test_long_texts_are_stored_once_and_restored(tmp_path):
     system = "You are a careful labeller. " * 40
     for i in range(50):
         req = {"request": {"system": system, "messages": [{"text": f"message {i}"}]}, "sample": 0}
-        ledger.put(CallRecord(key=f"{i:064x}", model="m", request=req, response="x"))
+        ledger.put(CallRecord(key=K(str(i)), model="m", request=req, response="x"))
     conn = sqlite3.connect(tmp_path / "l.db")
     assert conn.execute("SELECT count(*) FROM texts").fetchone()[0] == 1
-    found = ledger.find(f"{7:064x}")[0]
+    found = ledger.find(K("7")[:10])[0]
     assert found["request"]["request"]["system"] == system
     assert found["request"]["request"]["messages"][0]["text"] == "message 7"
 
@@ -122,7 +128,7 @@ def test_clear_all_errors_or_one_run(tmp_path):
     ledger.put(record("a3", None, error_kind="timeout", run_id="r2"))
     assert ledger.clear(errors_only=True) == 1
     assert ledger.clear(run_id="r1") == 1
-    assert ledger.get("a2") is not None
+    assert ledger.get(K("a2")) is not None
     assert ledger.clear() == 1
     assert ledger.stats()["calls"] == 0
 
@@ -134,8 +140,8 @@ def test_many_threads_one_ledger(tmp_path):
     def work(t):
         try:
             for i in range(50):
-                ledger.put(record(f"{t:02x}{i:062x}"))
-                ledger.get(f"{t:02x}{i:062x}")
+                ledger.put(record(f"{t}-{i}"))
+                assert ledger.get(K(f"{t}-{i}")) is not None
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -155,7 +161,7 @@ def _process_writer(path: str, proc: int, threads: int, per_thread: int, out) ->
     def work(t):
         for i in range(per_thread):
             try:
-                ledger.put(record(f"{proc:02x}{t:02x}{i:060x}"))
+                ledger.put(record(f"{proc}-{t}-{i}"))
             except Exception as exc:  # noqa: BLE001 - reported to the parent
                 failures.append(repr(exc))
 

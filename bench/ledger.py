@@ -1,0 +1,225 @@
+"""Ledger benchmark: hit latency, miss overhead, cached replay vs DSPy's own cache, bytes, CLI start.
+
+    python bench/ledger.py              # 10,000 calls (about 2 minutes on 2 cores)
+    python bench/ledger.py --calls 2000 # quicker
+
+Everything runs against lmprog's test server on 127.0.0.1. Timings are measured in one run and
+compared as ratios; the machine is shared, so absolute numbers move between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from lmprog.testing import TestLMServer, answer_fields  # noqa: E402
+
+MODEL = "openai/test-model"
+KEY = "sk-bench-not-a-real-key"
+# A realistic label-task prompt: DSPy's ChatAdapter adds field descriptions and format rules.
+SIGNATURE = "text -> label"
+INSTRUCTIONS = (
+    "Classify the SMS message as ham or spam. Spam is unsolicited advertising, prize claims, premium-rate "
+    "offers or phishing; ham is an ordinary personal or business message."
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def texts(n: int) -> list[str]:
+    return [f"Message {i}: are we still meeting at {i % 24}:00 near the station? Reply soon, {i}" for i in range(n)]
+
+
+def predictor():
+    import dspy
+
+    return dspy.Predict(dspy.Signature(SIGNATURE, INSTRUCTIONS))
+
+
+def run_predict(lm, inputs: list[str]) -> float:
+    import dspy
+
+    predict = predictor()
+    started = time.perf_counter()
+    with dspy.context(lm=lm):
+        for text in inputs:
+            predict(text=text)
+    return time.perf_counter() - started
+
+
+def replay_in_subprocess(kind: str, api_base: str, workdir: Path, n: int) -> float:
+    """Time a fully cached replay in a fresh process (what a rerun of a script sees)."""
+    code = f"""
+import os, sys, time, json
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+os.environ['DSPY_CACHEDIR'] = {str(workdir / 'dspy_cache')!r}
+import ledger as bench
+lm = bench.make_{kind}_lm({api_base!r}, {str(workdir)!r})
+inputs = bench.texts({n})
+cold = bench.run_predict(lm, inputs)
+warm = bench.run_predict(lm, inputs)
+print(json.dumps([cold, warm]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def make_lmprog_lm(api_base: str, workdir: str, cache: str = "readwrite"):
+    import lmprog
+
+    return lmprog.make_lm(MODEL, api_base=api_base, api_key=KEY, ledger=Path(workdir) / "ledger.db", cache=cache)
+
+
+def make_dspy_lm(api_base: str, workdir: str):
+    import dspy
+
+    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True,
+                         disk_cache_dir=str(Path(workdir) / "dspy_cache"))
+    return dspy.LM(MODEL, api_base=api_base, api_key=KEY, cache=True, temperature=0.0, max_tokens=1024,
+                   engine="litellm")
+
+
+def hit_latency(ledger, keys: list[str], samples: int = 20000) -> list[float]:
+    import random
+
+    rng = random.Random(0)
+    picks = [rng.choice(keys) for _ in range(samples)]
+    timings = []
+    for key in picks:
+        started = time.perf_counter_ns()
+        ledger.get(key)
+        timings.append((time.perf_counter_ns() - started) / 1000)
+    return timings
+
+
+def engine_hit_latency(lm, inputs: list[str], samples: int = 3000) -> list[float]:
+    """A hit through the whole LM call (DSPy's request building + ledger lookup + response rebuild)."""
+    timings = []
+    for text in inputs[:samples]:
+        started = time.perf_counter_ns()
+        lm(text)
+        timings.append((time.perf_counter_ns() - started) / 1000)
+    return timings
+
+
+def miss_overhead(server: TestLMServer, workdir: Path, n: int = 200) -> tuple[float, float]:
+    """Mean ms per call: bare litellm.completion vs an lmprog LM miss, interleaved."""
+    import litellm
+
+    lm = make_lmprog_lm(server.api_base, str(workdir / "miss"))
+    bare, ledgered = [], []
+    for i in range(n):
+        messages = [{"role": "user", "content": f"miss overhead probe {i}"}]
+        started = time.perf_counter()
+        litellm.completion(model=MODEL, api_base=server.api_base, api_key=KEY, messages=messages,
+                           temperature=0.0, max_tokens=1024)
+        bare.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        lm(messages=messages)
+        ledgered.append(time.perf_counter() - started)
+    return statistics.median(bare) * 1000, statistics.median(ledgered) * 1000
+
+
+def cli_cold_start(runs: int = 7) -> float:
+    exe = Path(sys.executable).with_name("lmprog")
+    command = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "lmprog.cli", "--help"]
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def raw_bytes_per_call(ledger) -> float:
+    """What a naive store would hold: the canonical request JSON plus the response text."""
+    total, count = 0, 0
+    for row in ledger.iter_export():
+        total += len(json.dumps(row["request"], ensure_ascii=False).encode()) + len((row["response"] or "").encode())
+        count += 1
+    return total / max(count, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=10_000, help="calls in the cached replay (default 10,000)")
+    args = parser.parse_args()
+    console = Console()
+    inputs = texts(args.calls)
+    rule = lambda body: answer_fields(label="ham")  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp, TestLMServer(rule=rule) as server:
+        workdir = Path(tmp)
+        console.print(f"filling both caches with {args.calls:,} Predict calls against {server.url} ...")
+        lm = make_lmprog_lm(server.api_base, tmp)
+        fill_lmprog = run_predict(lm, inputs)
+        os.environ["DSPY_CACHEDIR"] = str(workdir / "dspy_cache")
+        fill_dspy = run_predict(make_dspy_lm(server.api_base, tmp), inputs)
+        assert server.request_count == 2 * args.calls, server.request_count
+
+        ledger = lm.ledger
+        ledger.checkpoint()
+        keys = [row["key"] for row in ledger.calls(limit=None)]
+        lookups = hit_latency(ledger, keys)
+        probes = [f"probe {i}" for i in range(2000)]
+        engine_hit_latency(lm, probes)  # first pass records the calls
+        engine_hits = engine_hit_latency(lm, probes)
+        bare_ms, ledgered_ms = miss_overhead(server, workdir)
+
+        console.print("replaying in fresh processes ...")
+        requests_before = server.request_count
+        lmprog_cold, lmprog_warm = replay_in_subprocess("lmprog", server.api_base, workdir, args.calls)
+        dspy_cold, dspy_warm = replay_in_subprocess("dspy", server.api_base, workdir, args.calls)
+        assert server.request_count == requests_before, "a replay reached the server"
+
+        ledger_bytes = ledger.file_bytes() / len(keys)
+        raw = raw_bytes_per_call(ledger)
+        help_seconds = cli_cold_start()
+
+    n = args.calls
+    table = Table(title=f"lmprog ledger benchmark ({n:,} calls, test server on 127.0.0.1)")
+    for column in ("measure", "value", "target", "met"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+
+    def row(measure, value, target="", met=None):
+        table.add_row(measure, value, target, "" if met is None else ("yes" if met else "NO"))
+
+    p50, p99 = percentile(lookups, 0.5), percentile(lookups, 0.99)
+    row("hit lookup p50 (ledger.get)", f"{p50:.1f} µs", "<= 200 µs", p50 <= 200)
+    row("hit lookup p99 (ledger.get)", f"{p99:.1f} µs")
+    row("hit through lm(...) p50 / p99", f"{percentile(engine_hits, .5):.0f} / {percentile(engine_hits, .99):.0f} µs")
+    row("miss: bare litellm call (median)", f"{bare_ms:.2f} ms")
+    row("miss: lmprog LM call (median)", f"{ledgered_ms:.2f} ms")
+    row("miss overhead", f"{ledgered_ms - bare_ms:+.2f} ms ({ledgered_ms / bare_ms:.2f}x)")
+    row("fill: lmprog / DSPy cache (calls/s)", f"{n / fill_lmprog:,.0f} / {n / fill_dspy:,.0f}")
+    ratio_cold = (n / lmprog_cold) / (n / dspy_cold)
+    row("replay, new process: lmprog (calls/s)", f"{n / lmprog_cold:,.0f}")
+    row("replay, new process: DSPy cache (calls/s)", f"{n / dspy_cold:,.0f}")
+    row("replay ratio lmprog / DSPy (new process)", f"{ratio_cold:.2f}", ">= 1.0", ratio_cold >= 1.0)
+    ratio_warm = (n / lmprog_warm) / (n / dspy_warm)
+    row("replay, same process again: lmprog / DSPy (calls/s)", f"{n / lmprog_warm:,.0f} / {n / dspy_warm:,.0f}")
+    row("replay ratio lmprog / DSPy (same process, DSPy in memory)", f"{ratio_warm:.2f}")
+    share = ledger_bytes / raw
+    row("ledger bytes per call", f"{ledger_bytes:,.0f} B")
+    row("raw request + response bytes per call", f"{raw:,.0f} B")
+    row("ledger / raw", f"{share:.0%}", "<= 40%", share <= 0.40)
+    row("lmprog --help cold start (median of 7)", f"{help_seconds:.3f} s", "<= 0.3 s", help_seconds <= 0.3)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
