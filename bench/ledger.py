@@ -45,16 +45,23 @@ def texts(n: int) -> list[str]:
     return [f"Message {i}: are we still meeting at {i % 24}:00 near the station? Reply soon, {i}" for i in range(n)]
 
 
-def predictor():
+def predictor(shots: int = 0):
     import dspy
 
-    return dspy.Predict(dspy.Signature(SIGNATURE, INSTRUCTIONS))
+    predict = dspy.Predict(dspy.Signature(SIGNATURE, INSTRUCTIONS))
+    demo_texts = ["WINNER!! You have won a 1000 GBP prize, call 09061701461 to claim before midnight",
+                  "Sorry, I'll call you later, I am in a meeting until five",
+                  "URGENT: your mobile number was awarded a free holiday, text CLAIM to 80086 now",
+                  "Can you pick up some milk and bread on your way home tonight?"]
+    predict.demos = [dspy.Example(text=text, label="spam" if i % 2 == 0 else "ham")
+                     for i, text in enumerate(demo_texts[:shots])]
+    return predict
 
 
-def run_predict(lm, inputs: list[str]) -> float:
+def run_predict(lm, inputs: list[str], shots: int = 0) -> float:
     import dspy
 
-    predict = predictor()
+    predict = predictor(shots)
     started = time.perf_counter()
     with dspy.context(lm=lm):
         for text in inputs:
@@ -146,13 +153,17 @@ def cli_cold_start(runs: int = 7) -> float:
     return statistics.median(timings)
 
 
-def raw_bytes_per_call(ledger) -> float:
-    """What a naive store would hold: the canonical request JSON plus the response text."""
-    total, count = 0, 0
+def storage_per_call(api_base: str, workdir: Path, inputs: list[str], shots: int) -> tuple[float, float]:
+    """(ledger file bytes, raw canonical request JSON + response bytes) per call, on a fresh ledger."""
+    lm = make_lmprog_lm(api_base, str(workdir))
+    run_predict(lm, inputs, shots)
+    ledger = lm.ledger
+    ledger.checkpoint()
+    raw, count = 0, 0
     for row in ledger.iter_export():
-        total += len(json.dumps(row["request"], ensure_ascii=False).encode()) + len((row["response"] or "").encode())
+        raw += len(json.dumps(row["request"], ensure_ascii=False).encode()) + len((row["response"] or "").encode())
         count += 1
-    return total / max(count, 1)
+    return ledger.file_bytes() / count, raw / count
 
 
 def main() -> None:
@@ -186,8 +197,9 @@ def main() -> None:
         dspy_cold, dspy_warm = replay_in_subprocess("dspy", server.api_base, workdir, args.calls)
         assert server.request_count == requests_before, "a replay reached the server"
 
-        ledger_bytes = ledger.file_bytes() / len(keys)
-        raw = raw_bytes_per_call(ledger)
+        storage_inputs = inputs[: min(len(inputs), 2000)]
+        storage = {shots: storage_per_call(server.api_base, workdir / f"storage{shots}", storage_inputs, shots)
+                   for shots in (0, 4)}
         help_seconds = cli_cold_start()
 
     n = args.calls
@@ -213,10 +225,10 @@ def main() -> None:
     ratio_warm = (n / lmprog_warm) / (n / dspy_warm)
     row("replay, same process again: lmprog / DSPy (calls/s)", f"{n / lmprog_warm:,.0f} / {n / dspy_warm:,.0f}")
     row("replay ratio lmprog / DSPy (same process, DSPy in memory)", f"{ratio_warm:.2f}")
-    share = ledger_bytes / raw
-    row("ledger bytes per call", f"{ledger_bytes:,.0f} B")
-    row("raw request + response bytes per call", f"{raw:,.0f} B")
-    row("ledger / raw", f"{share:.0%}", "<= 40%", share <= 0.40)
+    for shots, (ledger_bytes, raw) in storage.items():
+        share = ledger_bytes / raw
+        row(f"{shots}-shot prompt: ledger / raw bytes per call", f"{ledger_bytes:,.0f} / {raw:,.0f} B = {share:.0%}",
+            "<= 40%", share <= 0.40)
     row("lmprog --help cold start (median of 7)", f"{help_seconds:.3f} s", "<= 0.3 s", help_seconds <= 0.3)
     console.print(table)
 
