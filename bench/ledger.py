@@ -170,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10_000, help="calls in the cached replay (default 10,000)")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=120)
     inputs = texts(args.calls)
     rule = lambda body: answer_fields(label="ham")  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp, TestLMServer(rule=rule) as server:
