@@ -5,7 +5,8 @@
     │   └── MissingApiKeyError    the provider's key variable is not set
     ├── LedgerError               the ledger file cannot be opened or is from a newer lmprog
     │   └── LedgerMissError       replay mode met a call that is not in the ledger
-    └── ProviderError             the provider refused or failed after retries
+    ├── ProviderError             the provider refused or failed after retries
+    └── DataError                 a data file cannot be read or has invalid rows
 
 The CLI prints ``str(error)`` on one line and exits with code 2. Anything else is a bug.
 """
@@ -53,4 +54,16 @@ class ProviderError(LmprogError):
 
     def __init__(self, message: str, kind: str = "provider_error"):
         self.kind = kind
+        super().__init__(message)
+
+
+class DataError(LmprogError):
+    """A data file cannot be read, or some of its rows are invalid.
+
+    ``path`` is the file (or None), ``problems`` a list of ``(line, message)``, one per bad row.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, problems: list[tuple[int, str]] | None = None):
+        self.path = path
+        self.problems = list(problems or [])
         super().__init__(message)
