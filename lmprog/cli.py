@@ -31,7 +31,7 @@ app.add_typer(cache_app, name="cache")
 LedgerOption = typer.Option(
     None, "--ledger", envvar="LMPROG_LEDGER", help="Ledger file [default: cache/lmprog.db]", show_default=False
 )
-JsonOption = typer.Option(False, "--json", help="Print JSON for machines.")
+JsonOption = typer.Option(False, "--json", help="Print JSON for machines.", metavar="")
 
 
 def _fail(message: str) -> None:
@@ -42,8 +42,8 @@ def _fail(message: str) -> None:
 def _open(ledger: Optional[Path], must_exist: bool = True):
     from lmprog.ledger import DEFAULT_LEDGER, Ledger
 
-    path = ledger or DEFAULT_LEDGER
-    if must_exist and not Path(path).exists():
+    path = Path(ledger or DEFAULT_LEDGER).absolute()
+    if must_exist and not path.exists():
         _fail(f"no ledger at {path}; it is created by the first LM call (set --ledger or LMPROG_LEDGER)")
     return Ledger(path)
 
@@ -52,6 +52,14 @@ def _console():
     from rich.console import Console
 
     return Console()
+
+
+def _when(timestamp: float | None, time_only: bool = False) -> str:
+    import datetime as dt
+
+    if timestamp is None:
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%H:%M:%S" if time_only else "%Y-%m-%d %H:%M:%S")
 
 
 def _money(value) -> str:
@@ -113,7 +121,7 @@ def cache_ls(
     ledger: Optional[Path] = LedgerOption,
     limit: int = typer.Option(20, "--limit", "-n", help="How many calls (0 = all)."),
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id."),
-    errors: bool = typer.Option(False, "--errors", help="Only failed attempts."),
+    errors: bool = typer.Option(False, "--errors", help="Only failed attempts.", metavar=""),
     as_json: bool = JsonOption,
 ) -> None:
     """List recent calls, newest first."""
@@ -121,19 +129,21 @@ def cache_ls(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    import datetime as dt
-
     from rich.table import Table
 
-    table = Table()
-    for column in ("key", "when", "model", "module", "tokens", "ms", "result"):
-        table.add_column(column, overflow="fold" if column == "result" else "ellipsis")
+    table = Table(box=None, pad_edge=False, collapse_padding=True)
+    table.add_column("key", no_wrap=True, min_width=12)
+    table.add_column("time", no_wrap=True, min_width=8)
+    table.add_column("model", no_wrap=True, max_width=16, overflow="ellipsis")
+    table.add_column("module", no_wrap=True, max_width=14, overflow="ellipsis")
+    table.add_column("tokens", no_wrap=True, justify="right", min_width=7)
+    table.add_column("ms", no_wrap=True, justify="right", min_width=5)
+    table.add_column("result", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
     for row in rows:
-        when = dt.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
-        tokens = f"{row['prompt_tokens'] or 0}+{row['completion_tokens'] or 0}"
-        result = f"[red]{row['error_kind']}[/red]" if row["error_kind"] else " ".join((row["response"] or "").split())[:60]
-        table.add_row(row["key"][:12], when, row["model"], row["module"] or "–", tokens,
-                      f"{row['latency_ms'] or 0:.0f}", result)
+        result = f"[red]{row['error_kind']}[/red]" if row["error_kind"] else " ".join((row["response"] or "").split())
+        table.add_row(row["key"][:12], _when(row["created_at"], time_only=True), row["model"], row["module"] or "–",
+                      f"{row['prompt_tokens'] or 0}+{row['completion_tokens'] or 0}", f"{row['latency_ms'] or 0:.0f}",
+                      result)
     _console().print(table)
 
 
@@ -144,12 +154,24 @@ def cache_runs(
     as_json: bool = JsonOption,
 ) -> None:
     """List runs (commands and Python sessions), newest first."""
-    rows = _open(ledger).runs(limit=limit or None)
+    led = _open(ledger)
+    rows = led.runs(limit=limit or None)
+    for row in rows:
+        row.update({k: v for k, v in led.stats(run_id=row["id"]).items() if k in ("calls", "errors", "cost_usd")})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, collapse_padding=True)
+    table.add_column("run", no_wrap=True, min_width=22)
+    table.add_column("command", overflow="fold", min_width=12, ratio=1)
+    for column in ("paid", "hits", "failed", "cost"):
+        table.add_column(column, no_wrap=True, justify="right")
     for row in rows:
-        typer.echo(f"{row['id']}  {row['command']}  hits={row['hits']}")
+        table.add_row(row["id"], row["command"], f"{row['calls']:,}", f"{row['hits']:,}", f"{row['errors']:,}",
+                      _money(row["cost_usd"]))
+    _console().print(table)
 
 
 @cache_app.command("show")
@@ -162,6 +184,8 @@ def cache_show(key: str = typer.Argument(..., help="A call key or a unique prefi
     keys = {row["key"] for row in rows}
     if len(keys) > 1:
         _fail(f"key prefix {key!r} matches {len(keys)} calls; give more characters")
+    for row in rows:
+        row["created_at"] = _when(row["created_at"])
     typer.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2, ensure_ascii=False))
 
 
@@ -187,15 +211,18 @@ def cache_export(ledger: Optional[Path] = LedgerOption,
 def cache_clear(
     ledger: Optional[Path] = LedgerOption,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run's calls."),
-    errors: bool = typer.Option(False, "--errors", help="Only failed attempts."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    errors: bool = typer.Option(False, "--errors", help="Only failed attempts.", metavar=""),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.", metavar=""),
 ) -> None:
     """Delete calls from the ledger (all of them unless --run or --errors)."""
     led = _open(ledger)
     what = "failed attempts" if errors else "calls"
     scope = f" of run {run}" if run else ""
-    if not yes and not typer.confirm(f"Delete {what}{scope} from {led.path}?"):
-        raise typer.Exit(1)
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail(f"refusing to delete {what}{scope} from {led.path} without --yes")
+        if not typer.confirm(f"Delete {what}{scope} from {led.path}?"):
+            raise typer.Exit(1)
     deleted = led.clear(run_id=run, errors_only=errors)
     typer.echo(f"deleted {deleted} {what}{scope}")
 

@@ -64,4 +64,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except lmprog.LmprogError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -16,6 +16,8 @@ LOCAL_PREFIX = "local/"
 # Servers reached through an explicit api_base that usually need no key (a placeholder is sent).
 _KEYLESS_WITH_API_BASE = ("openai/", "hosted_vllm/", "lm_studio/", "llamafile/", "ollama/", "ollama_chat/")
 _DEFAULTS = {"temperature": 0.0, "max_tokens": 1024, "num_retries": 4}
+# The embedded model is small and slow on a CPU: a short answer limit keeps a runaway answer cheap.
+_LOCAL_DEFAULTS = {**_DEFAULTS, "max_tokens": 256}
 
 _ledgers: dict[Path, Ledger] = {}
 _ledgers_lock = threading.Lock()
@@ -55,8 +57,8 @@ def make_lm(
         ledger: a path (default ``$LMPROG_LEDGER``, then ``cache/lmprog.db``) or a :class:`Ledger`.
         cache: ``readwrite``, ``replay`` (offline, a miss is an error), ``refresh`` or ``off``.
         timeout: seconds per attempt for API models.
-        **kwargs: sampling defaults passed to ``dspy.LM`` (temperature 0.0, max_tokens 1024 and
-            num_retries 4 unless given).
+        **kwargs: sampling defaults passed to ``dspy.LM`` (temperature 0.0, max_tokens 1024, or 256
+            for local models, and num_retries 4 unless given).
 
     Raises:
         MissingApiKeyError: the provider needs a key and none was found (before any call is made).
@@ -79,7 +81,8 @@ def make_lm(
     engine = LedgerEngine(inner, open_ledger(ledger), mode=cache, secrets=secrets)
     from lmprog.lm.dspy_lm import LedgeredLM
 
-    return LedgeredLM(model, engine=engine, cache=False, **{**_DEFAULTS, **kwargs})
+    defaults = _LOCAL_DEFAULTS if model.startswith(LOCAL_PREFIX) else _DEFAULTS
+    return LedgeredLM(model, engine=engine, cache=False, **{**defaults, **kwargs})
 
 
 def _resolve_api_key(model: str, api_key: str | None, api_base: str | None) -> str | None:

@@ -91,7 +91,7 @@ class LocalEngine:
     def __init__(self, name: str = "smollm2", *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0):
         self.path = local_model_path(name)
         self.name, self.n_ctx, self.seed = name, n_ctx, seed
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or int(os.environ.get("LMPROG_THREADS") or 0) or os.cpu_count() or 1
 
     def _model(self, logits_all: bool = False) -> _Model:
         # Logprobs need every position's logits, which makes prompts ~2.5x slower: a second model, on demand.
