@@ -1,0 +1,1 @@
+"""Typed program modules: Classify, MultiLabelClassify, LabelRetriever, Infer, Rank, InferRetrieveRank."""
