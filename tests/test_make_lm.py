@@ -195,3 +195,11 @@ def test_dspy_evaluate_with_many_threads(server, ledger_path):
         again = evaluate(dspy.Predict("question -> answer"))
     assert result.score == again.score == 100.0
     assert server.request_count == 30
+
+
+def test_capability_hints_reach_dspy(ledger_path):
+    """DSPy asks a custom engine what the model supports; the ledger answers for the model behind it."""
+    api = lmprog.make_lm("openai/gpt-4o-mini", api_key=FAKE_KEY, ledger=ledger_path)
+    assert api.supports_response_schema and "logprobs" in api.supported_params
+    unknown = lmprog.make_lm("openai/some-local-server-model", api_base="http://127.0.0.1:9/v1", ledger=ledger_path)
+    assert not unknown.supports_response_schema

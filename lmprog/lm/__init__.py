@@ -78,7 +78,7 @@ def make_lm(
         secrets = (api_key,) if api_key else ()
     from lmprog.lm.engine import LedgerEngine
 
-    engine = LedgerEngine(inner, open_ledger(ledger), mode=cache, secrets=secrets)
+    engine = LedgerEngine(inner, open_ledger(ledger), mode=cache, secrets=secrets, model=model)
     from lmprog.lm.dspy_lm import LedgeredLM
 
     defaults = _LOCAL_DEFAULTS if model.startswith(LOCAL_PREFIX) else _DEFAULTS

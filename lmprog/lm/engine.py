@@ -65,7 +65,8 @@ class LedgerEngine:
     overwrite the stored answer), ``off`` (the ledger is neither read nor written).
     """
 
-    def __init__(self, inner, ledger: Ledger, *, mode: str = "readwrite", secrets: tuple[str, ...] = ()):
+    def __init__(self, inner, ledger: Ledger, *, mode: str = "readwrite", secrets: tuple[str, ...] = (),
+                 model: str | None = None):
         if mode not in CACHE_MODES:
             from lmprog.errors import ConfigurationError
 
@@ -74,6 +75,33 @@ class LedgerEngine:
         self.ledger = ledger
         self.mode = mode
         self._secrets = tuple(s for s in secrets if s)
+        self.model = model
+        self._hints: dict | None = None
+
+    # DSPy reads what a model supports from a custom engine's attributes (and consults no catalog),
+    # so the ledger passes on the inner engine's hints, or litellm's for API models.
+    @property
+    def supports_response_schema(self) -> bool:
+        return bool(self._hint("supports_response_schema"))
+
+    @property
+    def supports_function_calling(self) -> bool:
+        return bool(self._hint("supports_function_calling"))
+
+    @property
+    def supports_reasoning(self) -> bool:
+        return bool(self._hint("supports_reasoning"))
+
+    @property
+    def supported_params(self) -> frozenset:
+        return frozenset(self._hint("supported_params") or ())
+
+    def _hint(self, name: str):
+        if hasattr(self.inner, name):
+            return getattr(self.inner, name)
+        if self._hints is None:
+            self._hints = _litellm_hints(self.model) if self.model else {}
+        return self._hints.get(name)
 
     def complete(self, request):
         if self.mode == "off":
@@ -149,6 +177,26 @@ class LedgerEngine:
 
     def __repr__(self) -> str:
         return f"LedgerEngine({self.inner!r}, ledger={str(self.ledger.path)!r}, mode={self.mode!r})"
+
+
+def _litellm_hints(model: str) -> dict:
+    """What litellm's offline model catalog says the model supports (unknown models: nothing)."""
+    from lmprog.lm.env import import_litellm
+
+    litellm = import_litellm()
+    provider = model.split("/", 1)[0] if "/" in model else None
+    hints: dict = {}
+    for name, probe in (
+        ("supports_response_schema", lambda: litellm.supports_response_schema(model=model, custom_llm_provider=provider)),
+        ("supports_function_calling", lambda: litellm.supports_function_calling(model=model)),
+        ("supports_reasoning", lambda: litellm.supports_reasoning(model=model)),
+        ("supported_params", lambda: litellm.get_supported_openai_params(model=model, custom_llm_provider=provider)),
+    ):
+        try:
+            hints[name] = probe()
+        except Exception:  # noqa: BLE001 - an unknown model simply has no declared capabilities
+            hints[name] = None
+    return hints
 
 
 def _preview(request, limit: int = 60) -> str:

@@ -1,0 +1,194 @@
+"""A label task: typed inputs, one label output (single or multi-label), instructions, a label space.
+
+Declared in Python (``lmprog.Task(...)``) or as a TOML task file for the CLI (``Task.from_toml``).
+``Task.signature()`` turns it into a ``dspy.Signature`` whose instructions state the label list
+once, so demos never repeat it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmprog.errors import ConfigurationError
+from lmprog.labels import LabelSpace
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+LABEL_FIELD = "label"
+LABELS_FIELD = "labels"
+# Above this many labels the list is not put in the prompt: Infer-Retrieve-Rank shortlists instead.
+MAX_LISTED_LABELS = 200
+
+
+@dataclass
+class DataSpec:
+    """Where a task's examples live and which columns hold what (from the task file)."""
+
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    text: list[str] = field(default_factory=lambda: ["text"])
+    label: str = "label"
+    id: str | None = None
+    label_separator: str | None = None
+
+
+@dataclass
+class Task:
+    """What to label.
+
+    Args:
+        inputs: input field names, each with a short description shown to the LM
+            (a list of names is fine too).
+        labels: the label space (a :class:`LabelSpace`, a list of names, or a path to a label file).
+        multi_label: whether an example can have several labels.
+        instructions: what the labels mean and how to choose; shown to the LM once.
+        name: a short name used in reports and artifacts.
+        metric: the headline metric (``accuracy``, ``macro_f1``, ``micro_f1``, ``rp@5`` ...).
+    """
+
+    inputs: Mapping[str, str] | list[str]
+    labels: LabelSpace | list[str] | str | Path
+    multi_label: bool = False
+    instructions: str = ""
+    name: str = "task"
+    metric: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.inputs, (list, tuple)):
+            self.inputs = {name: "" for name in self.inputs}
+        self.inputs = dict(self.inputs)
+        if not self.inputs:
+            raise ConfigurationError(f"task {self.name!r} declares no input fields")
+        reserved = {LABEL_FIELD, LABELS_FIELD} & set(self.inputs)
+        if reserved:
+            raise ConfigurationError(f"task {self.name!r}: input field names {sorted(reserved)} are reserved for the output")
+        if isinstance(self.labels, (str, Path)):
+            self.labels = LabelSpace.from_file(self.labels)
+        elif not isinstance(self.labels, LabelSpace):
+            self.labels = LabelSpace(self.labels)
+        if self.metric is None:
+            self.metric = "micro_f1" if self.multi_label else "accuracy"
+
+    @property
+    def output_field(self) -> str:
+        return LABELS_FIELD if self.multi_label else LABEL_FIELD
+
+    @property
+    def input_fields(self) -> list[str]:
+        return list(self.inputs)
+
+    def label_instructions(self, *, listed: bool = True) -> str:
+        """The task instructions followed by the label list (with descriptions) when it is short enough."""
+        parts = [self.instructions.strip()] if self.instructions.strip() else []
+        if listed and len(self.labels) <= MAX_LISTED_LABELS:
+            choose = "one or more labels" if self.multi_label else "exactly one label"
+            parts.append(f"Answer with {choose} from this list, spelled as written:\n{self.labels.describe()}")
+        return "\n\n".join(parts)
+
+    def signature(self, *, listed: bool = True):
+        """A ``dspy.Signature``: the input fields, then ``label`` (str) or ``labels`` (list[str])."""
+        import dspy
+
+        fields: dict[str, Any] = {name: (str, dspy.InputField(desc=desc or "")) for name, desc in self.inputs.items()}
+        if self.multi_label:
+            fields[LABELS_FIELD] = (list[str], dspy.OutputField(desc="the labels that apply, from the label list"))
+        else:
+            fields[LABEL_FIELD] = (str, dspy.OutputField(desc="the label, from the label list"))
+        return dspy.make_signature(fields, self.label_instructions(listed=listed), signature_name=_class_name(self.name))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Task:
+        """Read a task file. Paths inside it are relative to the file.
+
+        ```toml
+        name = "sms_spam"
+        instructions = "Is the SMS message spam?"
+        multi_label = false
+        metric = "accuracy"
+
+        [inputs]
+        text = "the SMS message"
+
+        [labels]
+        file = "labels.csv"          # or: names = ["ham", "spam"]
+        name = "name"                # columns of the label file
+        description = "description"
+
+        [data]
+        train = "train.jsonl"
+        dev = "dev.jsonl"
+        test = "test.jsonl"
+        text = "text"                # input column(s)
+        label = "label"
+        ```
+        """
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise ConfigurationError(f"task file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"task file {path} is not valid TOML: {exc}") from None
+        return _task_from_mapping(raw, path)
+
+
+def _class_name(name: str) -> str:
+    cleaned = "".join(part.capitalize() for part in "".join(c if c.isalnum() else " " for c in name).split())
+    return cleaned if cleaned and cleaned[0].isalpha() else "LabelTask"
+
+
+def _expect(raw: Mapping, key: str, kind: type | tuple[type, ...], path: Path, default: Any = None) -> Any:
+    value = raw.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigurationError(f"task file {path}: '{key}' must be {names}, not {type(value).__name__}")
+    return value
+
+
+def _task_from_mapping(raw: Mapping, path: Path) -> Task:
+    base = path.parent
+    inputs = _expect(raw, "inputs", (dict, list), path) or {"text": ""}
+    labels_section = _expect(raw, "labels", dict, path)
+    if labels_section is None:
+        raise ConfigurationError(f"task file {path}: a [labels] section with 'file' or 'names' is required")
+    if "names" in labels_section:
+        labels: Any = LabelSpace(_expect(labels_section, "names", list, path), source=str(path))
+    elif "file" in labels_section:
+        labels = LabelSpace.from_file(
+            base / _expect(labels_section, "file", str, path),
+            name=_expect(labels_section, "name", str, path, "name"),
+            description=_expect(labels_section, "description", str, path),
+            aliases=_expect(labels_section, "aliases", str, path),
+            alias_separator=_expect(labels_section, "alias_separator", str, path, "|"),
+        )
+    else:
+        raise ConfigurationError(f"task file {path}: [labels] needs 'file' or 'names'")
+    data_section = _expect(raw, "data", dict, path) or {}
+    text_columns = _expect(data_section, "text", (str, list), path, "text")
+    data = DataSpec(
+        train=base / data_section["train"] if _expect(data_section, "train", str, path) else None,
+        dev=base / data_section["dev"] if _expect(data_section, "dev", str, path) else None,
+        test=base / data_section["test"] if _expect(data_section, "test", str, path) else None,
+        text=[text_columns] if isinstance(text_columns, str) else list(text_columns),
+        label=_expect(data_section, "label", str, path, "label"),
+        id=_expect(data_section, "id", str, path),
+        label_separator=_expect(data_section, "label_separator", str, path),
+    )
+    return Task(
+        inputs=inputs,
+        labels=labels,
+        multi_label=_expect(raw, "multi_label", bool, path, False),
+        instructions=_expect(raw, "instructions", str, path, ""),
+        name=_expect(raw, "name", str, path, path.stem),
+        metric=_expect(raw, "metric", str, path),
+        data=data,
+    )
