@@ -8,6 +8,7 @@ A model is loaded once per process and shared by every engine; calls to it take 
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import pathlib
@@ -20,6 +21,16 @@ _INSTALL = "pip install 'lmprog[local]'"
 
 _models: dict[tuple, _Model] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the models before interpreter teardown, when llama-cpp-python's own finalizer would fail noisily."""
+    with _models_lock:
+        models = list(_models.values())
+        _models.clear()
+    for model in models:
+        model.llama.close()
 
 
 def local_model_path(name: str) -> pathlib.Path:

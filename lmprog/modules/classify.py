@@ -1,0 +1,155 @@
+"""Classify and MultiLabelClassify: a DSPy predictor whose answer is held to the label set.
+
+The label list is stated once, in the signature's instructions. Where the LM supports structured
+output (API models with JSON schema, the embedded model's grammar) the answer is constrained to an
+enum of label names; elsewhere the free-text answer is mapped onto the label space by
+``LabelSpace.parse``, and what matches nothing is reported as unparsed, never guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from lmprog.errors import ConfigurationError
+from lmprog.lm.context import module_name
+from lmprog.modules import confidence as conf
+from lmprog.task import MAX_LISTED_LABELS, Task
+
+
+class LabelAdapter(dspy.JSONAdapter):
+    """DSPy's JSON adapter with the label field's JSON schema restricted to the label names."""
+
+    def __init__(self, task: Task):
+        super().__init__()
+        self.task = task
+
+    def _prepare_response_format(self, lm, lm_kwargs, signature):
+        if not lm.supports_response_schema or "response_format" not in lm.supported_params:
+            return super()._prepare_response_format(lm, lm_kwargs, signature)
+        names = list(self.task.labels.names)
+        properties: dict[str, Any] = {}
+        for name in signature.output_fields:
+            if name == self.task.output_field:
+                item = {"type": "string", "enum": names}
+                properties[name] = {"type": "array", "items": item} if self.task.multi_label else item
+            else:
+                properties[name] = {"type": "string"}
+        schema = {"type": "object", "properties": properties, "required": list(properties),
+                  "additionalProperties": False}
+        lm_kwargs["response_format"] = {"type": "json_schema",
+                                        "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+
+
+class Classify(dspy.Module):
+    """Pick the task's label for each example.
+
+    Args:
+        task: the :class:`~lmprog.Task` (single-label).
+        reasoning: think step by step before answering (``dspy.ChainOfThought``).
+        samples: answers drawn per example; above 1 the majority label wins.
+        sample_temperature: temperature for those samples.
+        logprobs: ask for token log-probabilities (None: when the LM supports them, except
+            local models, where they make every call 2.5x slower).
+
+    Every prediction has ``label`` (or ``labels``), ``confidence`` in [0, 1] or None, and
+    ``confidence_source``: ``"logprobs"`` (probability of the label's tokens), ``"agreement"``
+    (share of samples that agree), or None when neither is available. ``raw`` is the answer as
+    the LM wrote it and ``unparsed`` what in it matched no label.
+    """
+
+    multi_label = False
+
+    def __init__(self, task: Task, *, reasoning: bool = False, samples: int = 1, sample_temperature: float = 0.7,
+                 logprobs: bool | None = None):
+        super().__init__()
+        if task.multi_label != self.multi_label:
+            other = "MultiLabelClassify" if task.multi_label else "Classify"
+            raise ConfigurationError(f"task {task.name!r} is {'multi' if task.multi_label else 'single'}-label: use {other}")
+        if len(task.labels) > MAX_LISTED_LABELS:
+            raise ConfigurationError(
+                f"task {task.name!r} has {len(task.labels):,} labels, too many to list in a prompt "
+                f"(at most {MAX_LISTED_LABELS}); use InferRetrieveRank"
+            )
+        if samples < 1:
+            raise ConfigurationError(f"samples must be at least 1, not {samples}")
+        self.task = task
+        self.reasoning = reasoning
+        self.samples = samples
+        self.sample_temperature = sample_temperature
+        self.logprobs = logprobs
+        signature = task.signature()
+        self.predict = dspy.ChainOfThought(signature) if reasoning else dspy.Predict(signature)
+
+    def forward(self, **inputs) -> dspy.Prediction:
+        lm = self.predict.lm or dspy.settings.lm
+        if lm is None:
+            raise ConfigurationError("no LM configured: use dspy.context(lm=lmprog.make_lm(...)) or set .predict.lm")
+        config: dict[str, Any] = {}
+        if self.samples > 1:
+            config.update(n=self.samples, temperature=self.sample_temperature)
+        elif self._wants_logprobs(lm):
+            config["logprobs"] = True
+        adapter = LabelAdapter(self.task) if lm.supports_response_schema else None
+        with module_name(f"{type(self).__name__}:{self.task.name}"), \
+                (dspy.context(adapter=adapter) if adapter else contextlib.nullcontext()):
+            try:
+                prediction = self.predict(**inputs, config=config)
+            except AdapterParseError as error:
+                return self._from_answers([error.lm_response or ""], parse_error=True)
+        field = self.task.output_field
+        answers = prediction.completions[field] if self.samples > 1 else [prediction[field]]
+        logprobs = prediction.get("logprobs") if self.samples == 1 else None
+        return self._from_answers(answers, logprobs=logprobs, reasoning=prediction.get("reasoning"))
+
+    def _wants_logprobs(self, lm) -> bool:
+        if self.logprobs is not None:
+            return self.logprobs
+        return "logprobs" in lm.supported_params and not str(lm.model).startswith("local/")
+
+    def _from_answers(self, answers: list, *, logprobs=None, reasoning=None, parse_error=False) -> dspy.Prediction:
+        parsed = [self.task.labels.parse(_as_text(answer), multi=self.multi_label) for answer in answers]
+        raw = _as_text(answers[0])
+        unparsed = [piece for result in parsed for piece in result.unparsed]
+        if self.multi_label:
+            labels = _majority_labels([p.labels for p in parsed])
+            score, source = (conf.from_label_votes([p.labels for p in parsed], labels), conf.AGREEMENT) \
+                if len(parsed) > 1 else (None, None)
+            return dspy.Prediction(labels=labels, confidence=score, confidence_source=source, raw=raw,
+                                   unparsed=unparsed, parse_error=parse_error, reasoning=reasoning)
+        if len(parsed) > 1:
+            label, score = conf.from_votes([p.label for p in parsed])
+            source = conf.AGREEMENT
+        else:
+            label = parsed[0].label
+            score = conf.from_logprobs(logprobs, raw, label) if logprobs and label else None
+            source = conf.LOGPROBS if score is not None else None
+        return dspy.Prediction(label=label, confidence=score, confidence_source=source, raw=raw,
+                               unparsed=unparsed, parse_error=parse_error, reasoning=reasoning)
+
+
+class MultiLabelClassify(Classify):
+    """Pick every label that applies (a multi-label :class:`~lmprog.Task`); see :class:`Classify`."""
+
+    multi_label = True
+
+
+def _as_text(answer: Any) -> str:
+    if answer is None:
+        return ""
+    if isinstance(answer, (list, tuple)):
+        return "\n".join(str(a) for a in answer)
+    return str(answer)
+
+
+def _majority_labels(samples: list[list[str]]) -> list[str]:
+    """Labels found in at least half of the samples, in first-seen order."""
+    if len(samples) == 1:
+        return list(samples[0])
+    seen: list[str] = []
+    for labels in samples:
+        seen.extend(label for label in labels if label not in seen)
+    return [label for label in seen if sum(label in s for s in samples) * 2 >= len(samples)]
