@@ -19,13 +19,27 @@ _EXPORTS = {
     "module_name": "lmprog.lm.context",
     "errors": "lmprog.errors",
     "LmprogError": "lmprog.errors",
+    "Task": "lmprog.task",
+    "LabelSpace": "lmprog.labels",
+    "load_examples": "lmprog.data",
+    "metrics": "lmprog.metrics",
+    "Classify": "lmprog.modules.classify",
+    "MultiLabelClassify": "lmprog.modules.classify",
+    "InferRetrieveRank": "lmprog.modules.irera",
+    "LabelRetriever": "lmprog.modules.retriever",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lmprog import errors
+    from lmprog import errors, metrics
+    from lmprog.data import load_examples
     from lmprog.errors import LmprogError
+    from lmprog.labels import LabelSpace
+    from lmprog.modules.classify import Classify, MultiLabelClassify
+    from lmprog.modules.irera import InferRetrieveRank
+    from lmprog.modules.retriever import LabelRetriever
+    from lmprog.task import Task
     from lmprog.ledger import Ledger
     from lmprog.lm import make_lm, open_ledger
     from lmprog.lm.context import module_name
@@ -36,7 +50,7 @@ def __getattr__(name: str):
     if module_path is None:
         raise AttributeError(f"module 'lmprog' has no attribute {name!r}")
     module = importlib.import_module(module_path)
-    value = module if name == "errors" else getattr(module, name)
+    value = module if name in ("errors", "metrics") else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -1,1 +1,7 @@
-"""Typed program modules: Classify, MultiLabelClassify, LabelRetriever, Infer, Rank, InferRetrieveRank."""
+"""Typed program modules: Classify, MultiLabelClassify, LabelRetriever, InferRetrieveRank."""
+
+from lmprog.modules.classify import Classify, MultiLabelClassify
+from lmprog.modules.irera import InferRetrieveRank
+from lmprog.modules.retriever import LabelRetriever
+
+__all__ = ["Classify", "MultiLabelClassify", "InferRetrieveRank", "LabelRetriever"]

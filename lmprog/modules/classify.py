@@ -21,27 +21,42 @@ from lmprog.task import MAX_LISTED_LABELS, Task
 
 
 class LabelAdapter(dspy.JSONAdapter):
-    """DSPy's JSON adapter with the label field's JSON schema restricted to the label names."""
+    """DSPy's JSON adapter with one output field's JSON schema restricted to a list of label names."""
 
-    def __init__(self, task: Task):
+    def __init__(self, field: str, names: list[str], *, multi: bool = False):
         super().__init__()
-        self.task = task
+        self.field, self.names, self.multi = field, list(names), multi
+
+    @classmethod
+    def for_task(cls, task: Task) -> LabelAdapter:
+        return cls(task.output_field, task.labels.names, multi=task.multi_label)
 
     def _prepare_response_format(self, lm, lm_kwargs, signature):
         if not lm.supports_response_schema or "response_format" not in lm.supported_params:
             return super()._prepare_response_format(lm, lm_kwargs, signature)
-        names = list(self.task.labels.names)
         properties: dict[str, Any] = {}
         for name in signature.output_fields:
-            if name == self.task.output_field:
-                item = {"type": "string", "enum": names}
-                properties[name] = {"type": "array", "items": item} if self.task.multi_label else item
+            if name == self.field:
+                item = {"type": "string", "enum": self.names}
+                properties[name] = {"type": "array", "items": item} if self.multi else item
             else:
                 properties[name] = {"type": "string"}
         schema = {"type": "object", "properties": properties, "required": list(properties),
                   "additionalProperties": False}
         lm_kwargs["response_format"] = {"type": "json_schema",
                                         "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+
+
+def constrained(lm, adapter: dspy.Adapter):
+    """Use ``adapter`` when the LM can hold its answer to a schema; DSPy's default adapter otherwise."""
+    return dspy.context(adapter=adapter) if lm.supports_response_schema else contextlib.nullcontext()
+
+
+def current_lm(predictor):
+    lm = predictor.lm or dspy.settings.lm
+    if lm is None:
+        raise ConfigurationError("no LM configured: use dspy.context(lm=lmprog.make_lm(...)) or set the module's lm")
+    return lm
 
 
 class Classify(dspy.Module):
@@ -85,17 +100,13 @@ class Classify(dspy.Module):
         self.predict = dspy.ChainOfThought(signature) if reasoning else dspy.Predict(signature)
 
     def forward(self, **inputs) -> dspy.Prediction:
-        lm = self.predict.lm or dspy.settings.lm
-        if lm is None:
-            raise ConfigurationError("no LM configured: use dspy.context(lm=lmprog.make_lm(...)) or set .predict.lm")
+        lm = current_lm(self.predict)
         config: dict[str, Any] = {}
         if self.samples > 1:
             config.update(n=self.samples, temperature=self.sample_temperature)
         elif self._wants_logprobs(lm):
             config["logprobs"] = True
-        adapter = LabelAdapter(self.task) if lm.supports_response_schema else None
-        with module_name(f"{type(self).__name__}:{self.task.name}"), \
-                (dspy.context(adapter=adapter) if adapter else contextlib.nullcontext()):
+        with module_name(f"{type(self).__name__}:{self.task.name}"), constrained(lm, LabelAdapter.for_task(self.task)):
             try:
                 prediction = self.predict(**inputs, config=config)
             except AdapterParseError as error:

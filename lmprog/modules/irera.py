@@ -1,0 +1,128 @@
+"""Infer-Retrieve-Rank for label spaces too large to list (D'Oosterlinck et al. 2024).
+
+Infer: an LM writes free-text terms for the labels that apply. Retrieve: each term is searched in
+the label space; a label keeps its best score over the terms (optionally weighted by priors).
+Rank: an LM orders the top-N shortlist. The output is a full ranking: the ranked choices first,
+then the rest of the shortlist in retrieval order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from lmprog.errors import ConfigurationError
+from lmprog.labels import LabelSpace
+from lmprog.lm.context import module_name
+from lmprog.modules.classify import LabelAdapter, constrained, current_lm
+from lmprog.modules.retriever import LabelRetriever
+from lmprog.task import Task
+
+QUERIES_FIELD = "queries"
+OPTIONS_FIELD = "options"
+RANKING_FIELD = "ranking"
+
+
+def infer_signature(task: Task):
+    """Task inputs -> ``queries``: short descriptions of every label that applies."""
+    fields = {name: (str, dspy.InputField(desc=desc or "")) for name, desc in task.inputs.items()}
+    fields[QUERIES_FIELD] = (list[str], dspy.OutputField(
+        desc="short phrases naming each label that applies, one per label"))
+    instructions = "\n\n".join(part for part in (
+        task.instructions.strip(),
+        "Name every label that applies to the input as a short phrase in the vocabulary of the label space.",
+    ) if part)
+    return dspy.make_signature(fields, instructions, signature_name="InferLabels")
+
+
+def rank_signature(task: Task):
+    """Task inputs + ``options`` (the shortlist) -> ``ranking``: the options that apply, best first."""
+    fields = {name: (str, dspy.InputField(desc=desc or "")) for name, desc in task.inputs.items()}
+    fields[OPTIONS_FIELD] = (list[str], dspy.InputField(desc="candidate labels"))
+    fields[RANKING_FIELD] = (list[str], dspy.OutputField(
+        desc="the candidate labels that apply, most relevant first, copied exactly from the options"))
+    instructions = "\n\n".join(part for part in (
+        task.instructions.strip(),
+        "Choose the candidate labels that apply to the input and order them from most to least relevant.",
+    ) if part)
+    return dspy.make_signature(fields, instructions, signature_name="RankLabels")
+
+
+class InferRetrieveRank(dspy.Module):
+    """Extreme multi-label classification with two LM steps around a retriever.
+
+    Args:
+        task: a multi-label :class:`~lmprog.Task`; its label space may have thousands of labels.
+        retriever: a :class:`LabelRetriever` (default: bm25 over names and aliases).
+        shortlist: how many retrieved labels the Rank step sees (N, default 50).
+        rank: run the Rank step (``False`` returns the retrieval order; used when optimizing Infer).
+        priors: label -> prior probability, to weight retrieval scores (as in IReRa).
+        infer_lm / rank_lm: LMs for each step (default: the LM in ``dspy.context``).
+
+    The prediction has ``labels`` (the full ranking), ``queries``, ``shortlist`` and ``ranked``
+    (the labels the Rank step chose, in its order). There is no token-level confidence for a
+    ranking: ``confidence`` is None.
+    """
+
+    def __init__(self, task: Task, *, retriever: LabelRetriever | None = None, shortlist: int = 50,
+                 rank: bool = True, priors: Mapping[str, float] | None = None, infer_lm=None, rank_lm=None):
+        super().__init__()
+        if not task.multi_label:
+            raise ConfigurationError(f"task {task.name!r} is single-label; InferRetrieveRank needs multi_label = true")
+        if shortlist < 1:
+            raise ConfigurationError(f"shortlist must be at least 1, not {shortlist}")
+        self.task = task
+        self.retriever = retriever or LabelRetriever(task.labels)
+        self.shortlist = shortlist
+        self.rank_enabled = rank
+        self.priors = dict(priors) if priors else None
+        self.infer = dspy.Predict(infer_signature(task))
+        self.rank = dspy.Predict(rank_signature(task))
+        self.infer.lm = infer_lm
+        self.rank.lm = rank_lm
+
+    def forward(self, **inputs) -> dspy.Prediction:
+        queries = self._infer(inputs)
+        retrieved = self.retriever.retrieve(queries, k=self.shortlist, priors=self.priors) if queries else []
+        shortlist = [name for name, _ in retrieved]
+        ranked = self._rank(inputs, shortlist) if self.rank_enabled and shortlist else []
+        ranking = ranked + [name for name in shortlist if name not in ranked]
+        return dspy.Prediction(labels=ranking, queries=queries, shortlist=shortlist, ranked=ranked,
+                               confidence=None, confidence_source=None)
+
+    def _infer(self, inputs: dict) -> list[str]:
+        current_lm(self.infer)  # a clear error now rather than deep inside DSPy
+        with module_name(f"InferRetrieveRank:{self.task.name}.infer"):
+            try:
+                answer = self.infer(**inputs)[QUERIES_FIELD]
+            except AdapterParseError as error:
+                answer = error.lm_response or ""
+        return _as_phrases(answer)
+
+    def _rank(self, inputs: dict, shortlist: list[str]) -> list[str]:
+        lm = current_lm(self.rank)
+        options = LabelSpace(shortlist)
+        with module_name(f"InferRetrieveRank:{self.task.name}.rank"), \
+                constrained(lm, LabelAdapter(RANKING_FIELD, shortlist, multi=True)):
+            try:
+                answer = self.rank(**inputs, **{OPTIONS_FIELD: shortlist})[RANKING_FIELD]
+            except AdapterParseError as error:
+                answer = error.lm_response or ""
+        text = "\n".join(map(str, answer)) if isinstance(answer, (list, tuple)) else str(answer or "")
+        return options.parse(text, multi=True).labels
+
+
+def _as_phrases(answer) -> list[str]:
+    """Queries as a clean list: a list answer as is, a text answer split on newlines, commas and bullets."""
+    if isinstance(answer, (list, tuple)):
+        items = [str(a) for a in answer]
+    else:
+        items = str(answer or "").replace(";", "\n").replace(",", "\n").splitlines()
+    phrases = []
+    for item in items:
+        phrase = item.strip().lstrip("-*•0123456789.) ").strip().strip("\"'`").strip()
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    return phrases
