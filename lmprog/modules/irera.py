@@ -25,29 +25,32 @@ OPTIONS_FIELD = "options"
 RANKING_FIELD = "ranking"
 
 
+def _step_signature(task: Task, name: str, step: str, outputs: dict, extra_inputs: dict | None = None):
+    fields = {field: (str, dspy.InputField(desc=desc or "")) for field, desc in task.inputs.items()}
+    fields.update(extra_inputs or {})
+    fields.update(outputs)
+    instructions = "\n\n".join(part for part in (task.instructions.strip(), step) if part)
+    return dspy.make_signature(fields, instructions, signature_name=name)
+
+
 def infer_signature(task: Task):
     """Task inputs -> ``queries``: short descriptions of every label that applies."""
-    fields = {name: (str, dspy.InputField(desc=desc or "")) for name, desc in task.inputs.items()}
-    fields[QUERIES_FIELD] = (list[str], dspy.OutputField(
-        desc="short phrases naming each label that applies, one per label"))
-    instructions = "\n\n".join(part for part in (
-        task.instructions.strip(),
+    return _step_signature(
+        task, "InferLabels",
         "Name every label that applies to the input as a short phrase in the vocabulary of the label space.",
-    ) if part)
-    return dspy.make_signature(fields, instructions, signature_name="InferLabels")
+        {QUERIES_FIELD: (list[str], dspy.OutputField(desc="short phrases naming each label that applies, one per label"))},
+    )
 
 
 def rank_signature(task: Task):
     """Task inputs + ``options`` (the shortlist) -> ``ranking``: the options that apply, best first."""
-    fields = {name: (str, dspy.InputField(desc=desc or "")) for name, desc in task.inputs.items()}
-    fields[OPTIONS_FIELD] = (list[str], dspy.InputField(desc="candidate labels"))
-    fields[RANKING_FIELD] = (list[str], dspy.OutputField(
-        desc="the candidate labels that apply, most relevant first, copied exactly from the options"))
-    instructions = "\n\n".join(part for part in (
-        task.instructions.strip(),
+    return _step_signature(
+        task, "RankLabels",
         "Choose the candidate labels that apply to the input and order them from most to least relevant.",
-    ) if part)
-    return dspy.make_signature(fields, instructions, signature_name="RankLabels")
+        {RANKING_FIELD: (list[str], dspy.OutputField(
+            desc="the candidate labels that apply, most relevant first, copied exactly from the options"))},
+        extra_inputs={OPTIONS_FIELD: (list[str], dspy.InputField(desc="candidate labels"))},
+    )
 
 
 class InferRetrieveRank(dspy.Module):
