@@ -106,6 +106,37 @@ class Task:
         return dspy.make_signature(fields, self.label_instructions(listed=listed), signature_name=_class_name(self.name))
 
     @classmethod
+    def from_signature(cls, signature, *, name: str | None = None) -> Task:
+        """A task from a class-based ``dspy.Signature`` whose one output is the label field.
+
+        ```python
+        class Spam(dspy.Signature):
+            \"\"\"Is the SMS message spam?\"\"\"
+            text: str = dspy.InputField(desc="the SMS message")
+            label: Literal["ham", "spam"] = dspy.OutputField()
+        task = lmprog.Task.from_signature(Spam)
+        ```
+        ``Literal[...]`` gives a single-label task, ``list[Literal[...]]`` a multi-label one.
+        """
+        import typing
+
+        outputs = list(signature.output_fields.items())
+        if len(outputs) != 1:
+            raise ConfigurationError(f"signature {signature.__name__} must have exactly one output field (the label)")
+        field_name, info = outputs[0]
+        annotation, multi = info.annotation, False
+        if typing.get_origin(annotation) is list:
+            annotation, multi = typing.get_args(annotation)[0], True
+        if typing.get_origin(annotation) is not typing.Literal:
+            raise ConfigurationError(
+                f"signature {signature.__name__}: output '{field_name}' must be Literal[...] or list[Literal[...]] "
+                "listing the labels"
+            )
+        inputs = {key: (value.json_schema_extra or {}).get("desc", "") or "" for key, value in signature.input_fields.items()}
+        return cls(inputs=inputs, labels=[str(v) for v in typing.get_args(annotation)], multi_label=multi,
+                   instructions=signature.instructions or "", name=name or signature.__name__)
+
+    @classmethod
     def from_toml(cls, path: str | Path) -> Task:
         """Read a task file. Paths inside it are relative to the file.
 

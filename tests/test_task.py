@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
+import dspy
 import pytest
 
 from lmprog.errors import ConfigurationError
@@ -78,3 +80,31 @@ def test_bad_task_files_are_one_clear_sentence(tmp_path, content, message):
 def test_missing_task_file(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         Task.from_toml(tmp_path / "nope.toml")
+
+
+def test_class_based_signature_with_label_fields():
+    class Spam(dspy.Signature):
+        """Is the SMS message spam?"""
+
+        text: str = dspy.InputField(desc="the SMS message")
+        label: Literal["ham", "spam"] = dspy.OutputField()
+
+    class Topics(dspy.Signature):
+        """Which topics does the post discuss?"""
+
+        post: str = dspy.InputField()
+        topics: list[Literal["sports", "politics", "tech"]] = dspy.OutputField()
+
+    spam = Task.from_signature(Spam)
+    assert (spam.labels.names, spam.multi_label, spam.inputs, spam.name) == (
+        ["ham", "spam"], False, {"text": "the SMS message"}, "Spam")
+    assert spam.instructions == "Is the SMS message spam?"
+    topics = Task.from_signature(Topics)
+    assert topics.multi_label and topics.labels.names == ["sports", "politics", "tech"]
+
+    class Free(dspy.Signature):
+        text: str = dspy.InputField()
+        label: str = dspy.OutputField()
+
+    with pytest.raises(ConfigurationError, match="must be Literal"):
+        Task.from_signature(Free)
