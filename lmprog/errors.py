@@ -6,7 +6,9 @@
     ├── LedgerError               the ledger file cannot be opened or is from a newer lmprog
     │   └── LedgerMissError       replay mode met a call that is not in the ledger
     ├── ProviderError             the provider refused or failed after retries
-    └── DataError                 a data file cannot be read or has invalid rows
+    ├── BudgetExceededError       a run reached its cap on paid calls or USD
+    ├── DataError                 a data file cannot be read or has invalid rows
+    └── ArtifactError             a compiled-program artifact is invalid, modified or from a newer lmprog
 
 The CLI prints ``str(error)`` on one line and exits with code 2. Anything else is a bug.
 """
@@ -66,4 +68,16 @@ class DataError(LmprogError):
     def __init__(self, message: str, *, path: str | None = None, problems: list[tuple[int, str]] | None = None):
         self.path = path
         self.problems = list(problems or [])
+        super().__init__(message)
+
+
+class BudgetExceededError(LmprogError):
+    """A run reached its budget (paid calls or USD); what was paid for is in the ledger."""
+
+
+class ArtifactError(LmprogError):
+    """A compiled-program artifact cannot be saved or loaded; ``path`` is the file (or None)."""
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
         super().__init__(message)

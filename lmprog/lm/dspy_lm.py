@@ -46,6 +46,11 @@ class LedgeredLM(dspy.LM):
     def ledger(self) -> Ledger:
         return self._engine_spec.ledger
 
+    @property
+    def ledger_engine(self):
+        """The :class:`~lmprog.lm.engine.LedgerEngine` (shared by this LM's copies)."""
+        return self._engine_spec
+
 
 def _reraise_lmprog_cause(exc: BaseException) -> None:
     seen = exc.__cause__ or exc.__context__

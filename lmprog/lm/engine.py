@@ -76,6 +76,7 @@ class LedgerEngine:
         self.mode = mode
         self._secrets = tuple(s for s in secrets if s)
         self.model = model
+        self.budget = None  # a BudgetTracker, set by whoever runs under a budget (compile, evaluate)
         self._hints: dict | None = None
 
     # DSPy reads what a model supports from a custom engine's attributes (and consults no catalog),
@@ -136,12 +137,19 @@ class LedgerEngine:
     def _call_and_record(self, request, key, keyed, call):
         record = CallRecord(key=key, model=request.model, request=keyed, run_id=self.ledger.current_run,
                             module=calling_module())
+        budget = self.budget
+        if budget is not None:
+            budget.reserve()
         started = time.perf_counter()
         try:
             response = self.inner.complete(request)
         except LmprogError:
+            if budget is not None:
+                budget.settle(paid=False)
             raise
         except Exception as exc:
+            if budget is not None:
+                budget.settle(paid=False)
             record.latency_ms = (time.perf_counter() - started) * 1000
             record.error_kind = error_kind(exc)
             record.error = self._scrub(f"{type(exc).__name__}: {exc}")[:2000]
@@ -150,6 +158,8 @@ class LedgerEngine:
         record.latency_ms = (time.perf_counter() - started) * 1000
         _fill_response(record, response)
         self.ledger.put(record)
+        if budget is not None:
+            budget.settle(paid=True, cost_usd=record.cost_usd)
         self._sample_done(call)
         return response
 
