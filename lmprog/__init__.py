@@ -27,12 +27,17 @@ _EXPORTS = {
     "MultiLabelClassify": "lmprog.modules.classify",
     "InferRetrieveRank": "lmprog.modules.irera",
     "LabelRetriever": "lmprog.modules.retriever",
+    "CompiledProgram": "lmprog.artifact",
+    "load": "lmprog.artifact",
+    "Budget": "lmprog.budget",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmprog import errors, metrics
+    from lmprog.artifact import CompiledProgram, load
+    from lmprog.budget import Budget
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace
