@@ -1,0 +1,1 @@
+"""Optimizers that compile lmprog programs: label-aware demos, instruction proposal, budgets."""
