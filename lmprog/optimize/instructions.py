@@ -1,0 +1,91 @@
+"""Instruction proposal: a (teacher) LM drafts task instructions from the task, labels and examples.
+
+Each draft is a candidate the optimizer scores on dev. Drafts are cleaned so that nothing of the
+proposer's own prompt (its field names, its hints) reaches the program's instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import dspy
+
+from lmprog.lm.context import module_name
+from lmprog.task import Task
+
+# One hint per draft, so the drafts differ in a useful direction rather than by sampling noise.
+STYLES = (
+    "Be concise: one or two sentences.",
+    "Explain how to tell apart the labels that are easily confused.",
+    "List the decisive cues for each label.",
+    "Describe the typical input and the common mistakes to avoid.",
+    "Write it as a short checklist.",
+    "Focus on borderline cases.",
+)
+
+MAX_INSTRUCTION_CHARS = 1500
+
+
+class ProposeInstruction(dspy.Signature):
+    """Write the instructions a careful annotator needs to label inputs for this task.
+
+    Use what the task description, the labels and the examples show. Address the annotator
+    directly. Do not mention these directions, the examples' numbering or the drafting hint."""
+
+    task_description: str = dspy.InputField()
+    labels: str = dspy.InputField(desc="the label set, with descriptions where known")
+    examples: str = dspy.InputField(desc="labelled inputs")
+    hint: str = dspy.InputField(desc="how this draft should differ")
+    instruction: str = dspy.OutputField(desc="the instructions, plain text")
+
+
+# Words of the proposer's own prompt that must not leak into a program's instructions.
+_LEAK_MARKERS = ("drafting hint", "this draft", "the examples' numbering", "these directions", "hint:",
+                 "task_description", "[[ ##")
+
+
+def propose_instructions(task: Task, examples: Sequence[dspy.Example], *, lm, n: int, seed: int = 0,
+                         max_examples: int = 8) -> list[str]:
+    """Up to ``n`` distinct, cleaned instruction drafts (the task's own instructions are not included)."""
+    if n <= 0:
+        return []
+    proposer = dspy.Predict(ProposeInstruction)
+    proposer.lm = lm
+    shown = _format_examples(task, examples[:max_examples])
+    drafts: list[str] = []
+    with module_name(f"propose_instructions:{task.name}"):
+        for index in range(n):
+            prediction = proposer(
+                task_description=task.instructions or f"Label each input with the {task.name} labels.",
+                labels=task.labels.describe(limit=60),
+                examples=shown,
+                hint=STYLES[index % len(STYLES)],
+                config={"temperature": 1.0, "rollout_id": seed * 1000 + index},
+            )
+            draft = clean_instruction(prediction.instruction or "")
+            if draft and draft not in drafts and draft != task.instructions.strip():
+                drafts.append(draft)
+    return drafts
+
+
+def clean_instruction(text: str) -> str:
+    """Strip labels like 'Instruction:', quotes and fences; reject drafts that leak the proposer's prompt."""
+    text = text.strip().strip("`").strip()
+    text = re.sub(r"^(instructions?|new instructions?)\s*:\s*", "", text, flags=re.IGNORECASE).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    lowered = text.casefold()
+    if not text or any(marker in lowered for marker in _LEAK_MARKERS):
+        return ""
+    return text[:MAX_INSTRUCTION_CHARS].strip()
+
+
+def _format_examples(task: Task, examples: Sequence[dspy.Example]) -> str:
+    lines = []
+    for example in examples:
+        inputs = " | ".join(str(example.get(name, "")) for name in task.input_fields)
+        gold = example.get(task.output_field)
+        gold = ", ".join(gold) if isinstance(gold, (list, tuple)) else gold
+        lines.append(f"- {inputs} => {gold}")
+    return "\n".join(lines)
