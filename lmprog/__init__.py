@@ -30,6 +30,7 @@ _EXPORTS = {
     "CompiledProgram": "lmprog.artifact",
     "load": "lmprog.artifact",
     "Budget": "lmprog.budget",
+    "compile": "lmprog.optimize.compile",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog import errors, metrics
     from lmprog.artifact import CompiledProgram, load
     from lmprog.budget import Budget
+    from lmprog.optimize.compile import compile
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace

@@ -211,11 +211,15 @@ class Ledger:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def start_run(self, command: str, arguments: dict | list | None = None) -> str:
-        """Open a run; calls and hits are attributed to it until :meth:`end_run`."""
-        run_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    def start_run(self, command: str, arguments: dict | list | None = None, *, run_id: str | None = None) -> str:
+        """Open a run; calls and hits are attributed to it until :meth:`end_run`.
+
+        Give ``run_id`` to continue a run (a resumed compile keeps its id); it is created if new.
+        """
+        run_id = run_id or _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         self._conn().execute(
-            "INSERT INTO runs (id, command, arguments, started_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO runs (id, command, arguments, started_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET ended_at = NULL",
             (run_id, command, canonical_json(arguments) if arguments is not None else None, time.time()),
         )
         with self._lock:
@@ -233,9 +237,9 @@ class Ledger:
             if self._run_id == run_id:
                 self._run_id = None
 
-    def run(self, command: str, arguments: dict | list | None = None) -> _RunContext:
+    def run(self, command: str, arguments: dict | list | None = None, *, run_id: str | None = None) -> _RunContext:
         """Context manager: ``with ledger.run("compile", {...}) as run_id: ...``."""
-        return _RunContext(self, command, arguments)
+        return _RunContext(self, command, arguments, run_id)
 
     @property
     def current_run(self) -> str:
@@ -494,12 +498,12 @@ class Ledger:
 
 
 class _RunContext:
-    def __init__(self, ledger: Ledger, command: str, arguments):
+    def __init__(self, ledger: Ledger, command: str, arguments, run_id: str | None = None):
         self.ledger, self.command, self.arguments = ledger, command, arguments
-        self.run_id: str | None = None
+        self.run_id: str | None = run_id
 
     def __enter__(self) -> str:
-        self.run_id = self.ledger.start_run(self.command, self.arguments)
+        self.run_id = self.ledger.start_run(self.command, self.arguments, run_id=self.run_id)
         return self.run_id
 
     def __exit__(self, *exc) -> None:

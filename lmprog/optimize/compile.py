@@ -1,0 +1,218 @@
+"""``lmprog.compile``: from tens of labelled examples to a program that beats zero-shot.
+
+For Classify and MultiLabelClassify:
+1. score the zero-shot program on dev, and run it on train to find the hard cases;
+2. build label-aware demo sets (every label shown, hard cases first) and score each on dev;
+3. have the teacher LM draft instructions and score each with the best demo set;
+4. keep the best candidate. Every candidate's dev score is recorded.
+
+Every call goes through the ledger, so a rerun with the same seed pays for nothing it already
+did (an interrupted compile resumes for free) and gives a byte-identical artifact. A budget stops
+the search cleanly and keeps the best program found so far.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import dspy
+
+from lmprog.artifact import CompiledProgram, lm_settings
+from lmprog.budget import Budget, BudgetTracker
+from lmprog.errors import BudgetExceededError, ConfigurationError, DataError
+from lmprog.ledger import call_key
+from lmprog.modules.classify import Classify
+from lmprog.optimize.demos import DemoCandidate, demo_sets
+from lmprog.optimize.instructions import propose_instructions
+from lmprog.optimize.search import Score, evaluate, example_score
+
+MIN_EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Optimizer settings, recorded in the artifact."""
+
+    optimizer: str = "bootstrap"
+    max_demos: int = 4
+    demo_sets: int = 6
+    instructions: int = 3
+    threads: int = 8
+    dev_fraction: float = 0.5
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
+            lm, teacher=None, optimizer: str = "bootstrap", budget: Budget | None = None, seed: int = 0,
+            max_demos: int = 4, demo_sets: int = 6, instructions: int = 3, threads: int = 8,
+            progress: Callable[[dict], None] | None = None) -> CompiledProgram:
+    """Optimize ``program`` (an lmprog module) on labelled examples; see the module docstring.
+
+    Args:
+        program: a :class:`~lmprog.Classify` or :class:`~lmprog.MultiLabelClassify`.
+        trainset / devset: labelled ``dspy.Example``s (or a ``Dataset``); without a devset, a seeded
+            half of the trainset is held out for scoring. At least 10 examples are needed.
+        lm: the student LM (the one the compiled program will use).
+        teacher: the LM that drafts instructions (default: ``lm``).
+        budget: a hard cap on paid calls / USD; reaching it keeps the best program so far.
+        seed: selects the dev split, demo sets and instruction drafts.
+        progress: called with a dict after each candidate (for a progress display).
+    """
+    if optimizer != "bootstrap":
+        raise ConfigurationError(f"unknown optimizer {optimizer!r}; available: 'bootstrap'")
+    if not isinstance(program, Classify):
+        raise ConfigurationError(f"compile() optimizes lmprog's Classify and MultiLabelClassify, not {type(program).__name__}")
+    settings = Settings(optimizer, max_demos, demo_sets, instructions, threads)
+    task = program.task
+    train, dev = _split(list(trainset), list(devset) if devset is not None else None, seed, settings.dev_fraction)
+    teacher = teacher or lm
+    tracker = BudgetTracker(budget)
+    engines = {id(e): e for e in (_engine(lm), _engine(teacher)) if e is not None}
+    for engine in engines.values():
+        engine.budget = tracker
+    ledger = _engine(lm).ledger if _engine(lm) is not None else None
+    arguments = {"program": type(program).__name__, "task": task.name, "labels": task.labels.hash, "seed": seed,
+                 "settings": settings.to_dict(), "lm": (lm_settings(lm) or {}).get("model"),
+                 "teacher": (lm_settings(teacher) or {}).get("model"), "train": _examples_hash(train),
+                 "dev": _examples_hash(dev)}
+    # The same compile gets the same run id, so a rerun (or a resumed, interrupted one) continues
+    # its run and the artifact stays byte-identical.
+    run_id = "compile-" + call_key(arguments)[:16]
+    run = ledger.run("compile", arguments, run_id=run_id) if ledger is not None else _NoRun()
+    try:
+        with run as run_id:
+            search = _Search(program, task, train, dev, lm, teacher, settings, seed, tracker, progress)
+            best = search.run()
+    finally:
+        for engine in engines.values():
+            engine.budget = None
+    compiled = search.build(best)
+    result = CompiledProgram(
+        program=compiled, task=task, lm=lm_settings(lm) or {},
+        optimizer={"name": optimizer, "seed": seed, "settings": settings.to_dict(),
+                   "teacher": (lm_settings(teacher) or {}).get("model"), "train": len(train), "dev": len(dev)},
+        candidates=search.candidates, dev_score=best["dev_score"], run_id=run_id,
+        budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
+                "stopped_early": tracker.exhausted},
+    )
+    result.spent = tracker.summary()  # what this invocation paid (a rerun pays nothing); not saved
+    return result
+
+
+class _NoRun:
+    def __enter__(self):
+        return None  # an LM without a ledger (e.g. DSPy's DummyLM): no run to record
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _examples_hash(examples: Sequence[dspy.Example]) -> str:
+    return call_key([dict(sorted(ex.toDict().items())) for ex in examples])[:16]
+
+
+def _engine(lm):
+    return getattr(lm, "ledger_engine", None)
+
+
+def _split(train: list, dev: list | None, seed: int, dev_fraction: float) -> tuple[list, list]:
+    if dev is not None:
+        if len(train) + len(dev) < MIN_EXAMPLES or not dev or not train:
+            raise DataError(f"compile needs at least {MIN_EXAMPLES} labelled examples with some in each of train "
+                            f"and dev; got {len(train)} train and {len(dev)} dev")
+        return train, dev
+    if len(train) < MIN_EXAMPLES:
+        raise DataError(f"compile needs at least {MIN_EXAMPLES} labelled examples to hold out a dev set; "
+                        f"got {len(train)}")
+    shuffled = list(train)
+    random.Random(seed).shuffle(shuffled)
+    cut = max(1, round(len(shuffled) * (1 - dev_fraction)))
+    return shuffled[:cut], shuffled[cut:]
+
+
+class _Search:
+    """One compile run: scores candidates and remembers every one of them."""
+
+    def __init__(self, program, task, train, dev, lm, teacher, settings: Settings, seed, tracker, progress):
+        self.base = program
+        self.task, self.train, self.dev = task, train, dev
+        self.lm, self.teacher, self.settings, self.seed = lm, teacher, settings, seed
+        self.tracker, self.progress = tracker, progress
+        self.candidates: list[dict] = []
+
+    def run(self) -> dict:
+        zero_shot = self._candidate("zero-shot", self.task.label_instructions(), [])
+        best = zero_shot
+        if zero_shot is None:  # the budget did not even allow the baseline
+            return {"id": "zero-shot", "instructions": self.task.label_instructions(), "demos": [],
+                    "dev_score": None}
+        try:
+            pool = self._demo_pool()
+            sets = demo_sets(pool, k=self.settings.max_demos, n_sets=self.settings.demo_sets, seed=self.seed,
+                             multi_label=self.task.multi_label)
+            for index, chosen in enumerate(sets):
+                best = self._better(best, self._candidate(f"demos-{index}", self.task.label_instructions(),
+                                                          [c.as_demo() for c in chosen]))
+            drafts = propose_instructions(self.task, self.train, lm=self.teacher, n=self.settings.instructions,
+                                          seed=self.seed)
+            for index, draft in enumerate(drafts):
+                instructions = self._with_label_list(draft)
+                best = self._better(best, self._candidate(f"instructions-{index}", instructions, best["demos"]))
+        except BudgetExceededError:
+            pass  # keep the best complete candidate; the result says the budget stopped the search
+        return best
+
+    def _with_label_list(self, draft: str) -> str:
+        listing = self.task.label_instructions()
+        own = self.task.instructions.strip()
+        return draft + listing[len(own):] if own and listing.startswith(own) else f"{draft}\n\n{listing}"
+
+    def _program(self, instructions: str, demos: list) -> dspy.Module:
+        program = self.base.deepcopy()
+        program.predict.signature = program.predict.signature.with_instructions(instructions)
+        program.predict.demos = list(demos)
+        program.set_lm(self.lm)
+        return program
+
+    def _candidate(self, name: str, instructions: str, demos: list) -> dict | None:
+        score = evaluate(self._program(instructions, demos), self.dev, self.task, threads=self.settings.threads)
+        if not score.complete:
+            raise BudgetExceededError("budget exhausted while scoring a candidate")
+        candidate = {"id": name, "instructions": instructions, "demos": [dict(d.toDict()) for d in demos],
+                     "dev_score": round(score.value, 6), "errors": score.errors}
+        self.candidates.append(candidate)
+        if self.progress:
+            self.progress({"event": "candidate", **candidate, "calls": self.tracker.calls, "usd": self.tracker.usd})
+        return {**candidate, "demos": demos}
+
+    @staticmethod
+    def _better(best: dict, new: dict | None) -> dict:
+        # Ties keep the earlier (simpler) candidate, so results do not depend on float noise.
+        return new if new is not None and new["dev_score"] > best["dev_score"] else best
+
+    def _demo_pool(self) -> list[DemoCandidate]:
+        """Train examples as demo candidates, marking those the zero-shot program gets wrong."""
+        zero_shot = self._program(self.task.label_instructions(), [])
+        hard: list[bool] = []
+        score: Score = evaluate(zero_shot, self.train, self.task, threads=self.settings.threads)
+        if not score.complete:
+            raise BudgetExceededError("budget exhausted while looking for hard examples")
+        hard = [value < 1.0 for value in score.per_example]
+        pool = []
+        for example, is_hard in zip(self.train, hard):
+            gold = example.get(self.task.output_field)
+            labels = tuple(gold) if isinstance(gold, (list, tuple)) else (gold,)
+            pool.append(DemoCandidate(example=example, labels=labels, hard=is_hard))
+        return pool
+
+    def build(self, best: dict) -> dspy.Module:
+        program = self._program(best["instructions"], best["demos"])
+        program.set_lm(None)
+        return program
+
+
+__all__ = ["compile", "Settings", "example_score"]
