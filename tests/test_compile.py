@@ -132,3 +132,11 @@ def test_multilabel_compile(server, tmp_path):
 def test_too_few_examples_says_how_many_are_needed(server, tmp_path):
     with pytest.raises(DataError, match="at least 10 labelled examples.*got 6"):
         compile(lmprog.Classify(TASK), examples(6), lm=lm_for(server, tmp_path))
+
+
+def test_several_seeds_report_mean_and_std(server, tmp_path):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), seeds=[0, 1, 2], demo_sets=1,
+                     instructions=0)
+    assert set(result.optimizer["seed_scores"]) == {"0", "1", "2"}
+    assert result.optimizer["seed_mean"] == pytest.approx(1.0) and result.optimizer["seed_std"] == pytest.approx(0.0)
+    assert result.dev_score == max(result.optimizer["seed_scores"].values())

@@ -48,8 +48,8 @@ class Settings:
 
 def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
             lm, teacher=None, optimizer: str = "bootstrap", budget: Budget | None = None, seed: int = 0,
-            max_demos: int = 4, demo_sets: int = 6, instructions: int = 3, threads: int = 8,
-            progress: Callable[[dict], None] | None = None) -> CompiledProgram:
+            seeds: Sequence[int] | None = None, max_demos: int = 4, demo_sets: int = 6, instructions: int = 3,
+            threads: int = 8, progress: Callable[[dict], None] | None = None) -> CompiledProgram:
     """Optimize ``program`` (an lmprog module) on labelled examples; see the module docstring.
 
     Args:
@@ -60,8 +60,14 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
         teacher: the LM that drafts instructions (default: ``lm``).
         budget: a hard cap on paid calls / USD; reaching it keeps the best program so far.
         seed: selects the dev split, demo sets and instruction drafts.
+        seeds: compile once per seed and keep the best; ``optimizer["seed_scores"]`` has every
+            seed's dev score with their mean and standard deviation. The budget applies to each seed.
         progress: called with a dict after each candidate (for a progress display).
     """
+    if seeds is not None:
+        return _compile_seeds(program, trainset, devset, seeds, lm=lm, teacher=teacher, optimizer=optimizer,
+                              budget=budget, max_demos=max_demos, demo_sets=demo_sets, instructions=instructions,
+                              threads=threads, progress=progress)
     if optimizer != "bootstrap":
         raise ConfigurationError(f"unknown optimizer {optimizer!r}; available: 'bootstrap'")
     if not isinstance(program, Classify):
@@ -101,6 +107,20 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     )
     result.spent = tracker.summary()  # what this invocation paid (a rerun pays nothing); not saved
     return result
+
+
+def _compile_seeds(program, trainset, devset, seeds: Sequence[int], **options) -> CompiledProgram:
+    if not seeds:
+        raise ConfigurationError("seeds must list at least one seed")
+    results = [compile(program, trainset, devset, seed=seed, **options) for seed in seeds]
+    scores = [r.dev_score if r.dev_score is not None else 0.0 for r in results]
+    best = results[max(range(len(results)), key=lambda i: (scores[i], -i))]
+    mean = sum(scores) / len(scores)
+    std = (sum((x - mean) ** 2 for x in scores) / (len(scores) - 1)) ** 0.5 if len(scores) > 1 else 0.0
+    best.optimizer = {**best.optimizer, "seed_scores": {str(s): round(v, 6) for s, v in zip(seeds, scores)},
+                      "seed_mean": round(mean, 6), "seed_std": round(std, 6)}
+    best.spent = {"calls": sum(r.spent["calls"] for r in results), "usd": sum(r.spent["usd"] for r in results)}
+    return best
 
 
 class _NoRun:
