@@ -31,6 +31,7 @@ _EXPORTS = {
     "load": "lmprog.artifact",
     "Budget": "lmprog.budget",
     "compile": "lmprog.optimize.compile",
+    "plan": "lmprog.optimize.plan",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog.artifact import CompiledProgram, load
     from lmprog.budget import Budget
     from lmprog.optimize.compile import compile
+    from lmprog.optimize.plan import plan
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace

@@ -140,3 +140,28 @@ def test_several_seeds_report_mean_and_std(server, tmp_path):
     assert set(result.optimizer["seed_scores"]) == {"0", "1", "2"}
     assert result.optimizer["seed_mean"] == pytest.approx(1.0) and result.optimizer["seed_std"] == pytest.approx(0.0)
     assert result.dev_score == max(result.optimizer["seed_scores"].values())
+
+
+def test_plan_estimates_without_calling_and_counts_ledger_hits_as_free(server, tmp_path):
+    from lmprog.optimize.plan import plan
+
+    lm = lm_for(server, tmp_path)
+    options = dict(lm=lm, seed=0, demo_sets=3, instructions=1)
+    estimate = plan(lmprog.Classify(TASK), examples(), **options)
+    assert server.request_count == 0
+    assert estimate.paid_calls == estimate.calls > 0 and estimate.prompt_tokens > 0
+    assert estimate.usd is None  # the test model has no price: unknown, never guessed
+    compile(lmprog.Classify(TASK), examples(), **options)
+    actual = server.request_count
+    assert 0.8 * estimate.calls <= actual <= estimate.calls
+    again = plan(lmprog.Classify(TASK), examples(), **options)
+    assert again.paid_calls == 0 and again.cached_calls >= actual
+
+
+def test_plan_prices_known_models(tmp_path):
+    from lmprog.optimize.plan import plan
+
+    lm = lmprog.make_lm("openai/gpt-4o-mini", api_key="sk-test-0000000000", ledger=tmp_path / "l.db")
+    estimate = plan(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=1)
+    assert 0 < estimate.usd < 0.1
+    assert estimate.to_dict()["phases"][0]["name"] == "zero-shot on dev"

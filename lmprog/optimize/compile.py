@@ -81,13 +81,10 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     for engine in engines.values():
         engine.budget = tracker
     ledger = _engine(lm).ledger if _engine(lm) is not None else None
-    arguments = {"program": type(program).__name__, "task": task.name, "labels": task.labels.hash, "seed": seed,
-                 "settings": settings.to_dict(), "lm": (lm_settings(lm) or {}).get("model"),
-                 "teacher": (lm_settings(teacher) or {}).get("model"), "train": _examples_hash(train),
-                 "dev": _examples_hash(dev)}
+    arguments = compile_arguments(program, train, dev, lm, teacher, seed, settings)
     # The same compile gets the same run id, so a rerun (or a resumed, interrupted one) continues
     # its run and the artifact stays byte-identical.
-    run_id = "compile-" + call_key(arguments)[:16]
+    run_id = compile_run_id(program, train, dev, lm, teacher, seed, settings)
     run = ledger.run("compile", arguments, run_id=run_id) if ledger is not None else _NoRun()
     try:
         with run as run_id:
@@ -129,6 +126,18 @@ class _NoRun:
 
     def __exit__(self, *exc):
         return None
+
+
+def compile_arguments(program, train, dev, lm, teacher, seed: int, settings: Settings) -> dict:
+    """What identifies a compile (recorded with its ledger run)."""
+    return {"program": type(program).__name__, "task": program.task.name, "labels": program.task.labels.hash,
+            "seed": seed, "settings": {k: v for k, v in settings.to_dict().items() if k != "threads"},
+            "lm": (lm_settings(lm) or {}).get("model"), "teacher": (lm_settings(teacher) or {}).get("model"),
+            "train": _examples_hash(train), "dev": _examples_hash(dev)}
+
+
+def compile_run_id(program, train, dev, lm, teacher, seed: int, settings: Settings) -> str:
+    return "compile-" + call_key(compile_arguments(program, train, dev, lm, teacher, seed, settings))[:16]
 
 
 def _examples_hash(examples: Sequence[dspy.Example]) -> str:
