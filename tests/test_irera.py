@@ -124,3 +124,42 @@ def test_esco_tech_validation_end_to_end(tmp_path):
     assert server.request_count == 2 * len(rows)
     assert all(1 <= len(r) <= 50 and len(set(r)) == len(r) for r in rankings)
     assert rp_at_k([row["labels"] for row in rows], rankings, 5) > 0.9
+
+
+def test_compile_left_to_right_improves_over_zero_shot(task, tmp_path):
+    """Infer without demos answers vaguely; with demos it names labels. Rank is scored after Infer."""
+    rows = [("We need strong Python skills", ["Python (computer programming)"]),
+            ("Experience with SQL databases", ["SQL"]),
+            ("Manage projects end to end", ["project management"]),
+            ("Help our customers every day", ["customer service"]),
+            ("Work in a team of engineers", ["teamwork principles"]),
+            ("Java backend services", ["Java (computer programming)"]),
+            ("Analyse data to find trends", ["data analytics"]),
+            ("Deploy on AWS and Azure", ["cloud technologies"]),
+            ("Administer Linux servers", ["Linux"]),
+            ("Frontend work in JavaScript", ["JavaScript"]),
+            ("Python and SQL for reporting", ["Python (computer programming)", "SQL"]),
+            ("Customer service in a team", ["customer service", "teamwork principles"])]
+    examples = [dspy.Example(text=text, labels=labels).with_inputs("text") for text, labels in rows]
+    gold = dict(rows)
+
+    def rule(body):
+        user = last_user_message(body)
+        text = next((t for t in gold if t in user), None)
+        if is_rank_request(body):
+            return answer_fields(ranking=json.dumps(gold.get(text, [])))
+        with_demos = len(body["messages"]) > 2
+        return answer_fields(queries=json.dumps(gold.get(text, []) if with_demos else ["work"]))
+
+    program = InferRetrieveRank(task, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "i"), shortlist=5)
+    with TestLMServer(rule=rule) as server:
+        result = lmprog.compile(program, examples, lm=lm_at(server, tmp_path), demo_sets=2)
+    scores = {c["id"]: c["dev_score"] for c in result.candidates}
+    assert scores["infer-zero-shot"] < scores["infer-demos-0"]
+    assert result.dev_score == 1.0 and result.dev_score > scores["zero-shot"]
+    stages = [c["stage"] for c in result.candidates]
+    assert stages.index("rank") == 0 and "infer" in stages  # zero-shot baseline, then Infer, then Rank
+    assert all(c["stage"] == "rank" for c in result.candidates if c["id"].startswith("rank-demos"))
+    assert result.program.infer.demos and result.program.rank_enabled
+    loaded = lmprog.load(result.save(tmp_path / "irera.json"))
+    assert [d["queries"] for d in loaded.program.infer.demos] == [d["queries"] for d in result.program.infer.demos]

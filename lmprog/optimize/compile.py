@@ -24,8 +24,10 @@ from lmprog.budget import Budget, BudgetTracker
 from lmprog.errors import BudgetExceededError, ConfigurationError, DataError
 from lmprog.ledger import call_key
 from lmprog.modules.classify import Classify
+from lmprog.modules.irera import InferRetrieveRank
 from lmprog.optimize.demos import DemoCandidate, demo_sets
 from lmprog.optimize.instructions import propose_instructions
+from lmprog.optimize.left_to_right import LeftToRightSearch
 from lmprog.optimize.search import Score, evaluate, example_score
 
 MIN_EXAMPLES = 10
@@ -53,11 +55,13 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     """Optimize ``program`` (an lmprog module) on labelled examples; see the module docstring.
 
     Args:
-        program: a :class:`~lmprog.Classify` or :class:`~lmprog.MultiLabelClassify`.
+        program: a :class:`~lmprog.Classify`, :class:`~lmprog.MultiLabelClassify` or
+            :class:`~lmprog.InferRetrieveRank` (compiled left to right: Infer first with Rank off,
+            then Rank; each step keeps its own LM if it has one, else uses ``lm``).
         trainset / devset: labelled ``dspy.Example``s (or a ``Dataset``); without a devset, a seeded
             half of the trainset is held out for scoring. At least 10 examples are needed.
         lm: the student LM (the one the compiled program will use).
-        teacher: the LM that drafts instructions (default: ``lm``).
+        teacher: the LM that drafts instructions (default: ``lm``; not used for InferRetrieveRank).
         budget: a hard cap on paid calls / USD; reaching it keeps the best program so far.
         seed: selects the dev split, demo sets and instruction drafts.
         seeds: compile once per seed and keep the best; ``optimizer["seed_scores"]`` has every
@@ -70,8 +74,9 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
                               threads=threads, progress=progress)
     if optimizer != "bootstrap":
         raise ConfigurationError(f"unknown optimizer {optimizer!r}; available: 'bootstrap'")
-    if not isinstance(program, Classify):
-        raise ConfigurationError(f"compile() optimizes lmprog's Classify and MultiLabelClassify, not {type(program).__name__}")
+    if not isinstance(program, (Classify, InferRetrieveRank)):
+        raise ConfigurationError("compile() optimizes lmprog's Classify, MultiLabelClassify and InferRetrieveRank, "
+                                 f"not {type(program).__name__}")
     settings = Settings(optimizer, max_demos, demo_sets, instructions, threads)
     task = program.task
     train, dev = _split(list(trainset), list(devset) if devset is not None else None, seed, settings.dev_fraction)
@@ -88,7 +93,10 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     run = ledger.run("compile", arguments, run_id=run_id) if ledger is not None else _NoRun()
     try:
         with run as run_id:
-            search = _Search(program, task, train, dev, lm, teacher, settings, seed, tracker, progress)
+            if isinstance(program, InferRetrieveRank):
+                search = LeftToRightSearch(program, task, train, dev, lm, settings, seed, tracker, progress)
+            else:
+                search = _Search(program, task, train, dev, lm, teacher, settings, seed, tracker, progress)
             best = search.run()
     finally:
         for engine in engines.values():
