@@ -28,7 +28,7 @@ from lmprog.modules.irera import InferRetrieveRank
 from lmprog.optimize.demos import DemoCandidate, demo_sets
 from lmprog.optimize.instructions import propose_instructions
 from lmprog.optimize.left_to_right import LeftToRightSearch
-from lmprog.optimize.search import Score, evaluate, example_score
+from lmprog.optimize.search import CandidateSearch, example_score
 
 MIN_EXAMPLES = 10
 
@@ -89,7 +89,7 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     arguments = compile_arguments(program, train, dev, lm, teacher, seed, settings)
     # The same compile gets the same run id, so a rerun (or a resumed, interrupted one) continues
     # its run and the artifact stays byte-identical.
-    run_id = compile_run_id(program, train, dev, lm, teacher, seed, settings)
+    run_id = compile_run_id(arguments)
     run = ledger.run("compile", arguments, run_id=run_id) if ledger is not None else _NoRun()
     try:
         with run as run_id:
@@ -144,8 +144,9 @@ def compile_arguments(program, train, dev, lm, teacher, seed: int, settings: Set
             "train": _examples_hash(train), "dev": _examples_hash(dev)}
 
 
-def compile_run_id(program, train, dev, lm, teacher, seed: int, settings: Settings) -> str:
-    return "compile-" + call_key(compile_arguments(program, train, dev, lm, teacher, seed, settings))[:16]
+def compile_run_id(arguments: dict) -> str:
+    """The ledger run id of the compile that :func:`compile_arguments` describes."""
+    return "compile-" + call_key(arguments)[:16]
 
 
 def _examples_hash(examples: Sequence[dspy.Example]) -> str:
@@ -171,34 +172,29 @@ def _split(train: list, dev: list | None, seed: int, dev_fraction: float) -> tup
     return shuffled[:cut], shuffled[cut:]
 
 
-class _Search:
-    """One compile run: scores candidates and remembers every one of them."""
+class _Search(CandidateSearch):
+    """One compile run of a Classify program: scores candidates and remembers every one of them."""
 
     def __init__(self, program, task, train, dev, lm, teacher, settings: Settings, seed, tracker, progress):
+        super().__init__(tracker, progress)
         self.base = program
         self.task, self.train, self.dev = task, train, dev
         self.lm, self.teacher, self.settings, self.seed = lm, teacher, settings, seed
-        self.tracker, self.progress = tracker, progress
-        self.candidates: list[dict] = []
 
     def run(self) -> dict:
-        zero_shot = self._candidate("zero-shot", self.task.label_instructions(), [])
-        best = zero_shot
-        if zero_shot is None:  # the budget did not even allow the baseline
-            return {"id": "zero-shot", "instructions": self.task.label_instructions(), "demos": [],
-                    "dev_score": None}
+        best = self._candidate("zero-shot", self.task.label_instructions(), [])
         try:
             pool = self._demo_pool()
             sets = demo_sets(pool, k=self.settings.max_demos, n_sets=self.settings.demo_sets, seed=self.seed,
                              multi_label=self.task.multi_label)
             for index, chosen in enumerate(sets):
-                best = self._better(best, self._candidate(f"demos-{index}", self.task.label_instructions(),
+                best = self.better(best, self._candidate(f"demos-{index}", self.task.label_instructions(),
                                                           [c.as_demo() for c in chosen]))
             drafts = propose_instructions(self.task, self.train, lm=self.teacher, n=self.settings.instructions,
                                           seed=self.seed)
             for index, draft in enumerate(drafts):
                 instructions = self._with_label_list(draft)
-                best = self._better(best, self._candidate(f"instructions-{index}", instructions, best["demos"]))
+                best = self.better(best, self._candidate(f"instructions-{index}", instructions, best["demos"]))
         except BudgetExceededError:
             pass  # keep the best complete candidate; the result says the budget stopped the search
         return best
@@ -215,29 +211,18 @@ class _Search:
         program.set_lm(self.lm)
         return program
 
-    def _candidate(self, name: str, instructions: str, demos: list) -> dict | None:
-        score = evaluate(self._program(instructions, demos), self.dev, self.task, threads=self.settings.threads)
-        if not score.complete:
-            raise BudgetExceededError("budget exhausted while scoring a candidate")
+    def _candidate(self, name: str, instructions: str, demos: list) -> dict:
+        score = self.score_fully(self._program(instructions, demos), self.dev, self.task,
+                                 threads=self.settings.threads)
         candidate = {"id": name, "instructions": instructions, "demos": [dict(d.toDict()) for d in demos],
                      "dev_score": round(score.value, 6), "errors": score.errors}
-        self.candidates.append(candidate)
-        if self.progress:
-            self.progress({"event": "candidate", **candidate, "calls": self.tracker.calls, "usd": self.tracker.usd})
+        self.record(candidate)
         return {**candidate, "demos": demos}
-
-    @staticmethod
-    def _better(best: dict, new: dict | None) -> dict:
-        # Ties keep the earlier (simpler) candidate, so results do not depend on float noise.
-        return new if new is not None and new["dev_score"] > best["dev_score"] else best
 
     def _demo_pool(self) -> list[DemoCandidate]:
         """Train examples as demo candidates, marking those the zero-shot program gets wrong."""
         zero_shot = self._program(self.task.label_instructions(), [])
-        hard: list[bool] = []
-        score: Score = evaluate(zero_shot, self.train, self.task, threads=self.settings.threads)
-        if not score.complete:
-            raise BudgetExceededError("budget exhausted while looking for hard examples")
+        score = self.score_fully(zero_shot, self.train, self.task, threads=self.settings.threads)
         hard = [value < 1.0 for value in score.per_example]
         pool = []
         for example, is_hard in zip(self.train, hard):

@@ -14,7 +14,7 @@ import dspy
 from lmprog.errors import BudgetExceededError
 from lmprog.modules.irera import OPTIONS_FIELD, QUERIES_FIELD, RANKING_FIELD, InferRetrieveRank
 from lmprog.optimize.demos import DemoCandidate, demo_sets
-from lmprog.optimize.search import evaluate
+from lmprog.optimize.search import CandidateSearch
 
 RANK_CUTOFF = 10
 
@@ -28,15 +28,14 @@ def rp_at(example: dspy.Example, prediction, k: int = RANK_CUTOFF) -> float:
     return len(gold & set(ranking)) / min(k, len(gold))
 
 
-class LeftToRightSearch:
+class LeftToRightSearch(CandidateSearch):
     """The compile of one InferRetrieveRank program; same interface as the classic search."""
 
     def __init__(self, program: InferRetrieveRank, task, train, dev, lm, settings, seed, tracker, progress):
+        super().__init__(tracker, progress)
         self.base = program
         self.task, self.train, self.dev = task, train, dev
         self.lm, self.settings, self.seed = lm, settings, seed
-        self.tracker, self.progress = tracker, progress
-        self.candidates: list[dict] = []
 
     def run(self) -> dict:
         best = {"id": "zero-shot", "infer_demos": [], "rank_demos": [], "dev_score": None}
@@ -47,9 +46,9 @@ class LeftToRightSearch:
                 candidate = self._score(f"infer-demos-{index}", chosen, [], rank=False)
                 if candidate["dev_score"] > infer_best["dev_score"]:
                     infer_best = candidate
-            best = self._better(best, self._score("infer-best+rank", infer_best["infer_demos"], [], rank=True))
+            best = self.better(best, self._score("infer-best+rank", infer_best["infer_demos"], [], rank=True))
             for index, chosen in enumerate(self._sets(self._rank_demo)):
-                best = self._better(best, self._score(f"rank-demos-{index}", infer_best["infer_demos"], chosen,
+                best = self.better(best, self._score(f"rank-demos-{index}", infer_best["infer_demos"], chosen,
                                                       rank=True))
         except BudgetExceededError:
             pass
@@ -87,21 +86,13 @@ class LeftToRightSearch:
         return program
 
     def _score(self, name: str, infer_demos: list, rank_demos: list, *, rank: bool) -> dict:
-        score = evaluate(self._program(infer_demos, rank_demos, rank), self.dev, self.task,
-                         threads=self.settings.threads, scorer=rp_at)
-        if not score.complete:
-            raise BudgetExceededError("budget exhausted while scoring a candidate")
+        score = self.score_fully(self._program(infer_demos, rank_demos, rank), self.dev, self.task,
+                                 threads=self.settings.threads, scorer=rp_at)
         record = {"id": name, "stage": "rank" if rank else "infer", "dev_score": round(score.value, 6),
                   "errors": score.errors, "infer_demos": [d.toDict() for d in infer_demos],
                   "rank_demos": [d.toDict() for d in rank_demos]}
-        self.candidates.append(record)
-        if self.progress:
-            self.progress({"event": "candidate", **record, "calls": self.tracker.calls, "usd": self.tracker.usd})
+        self.record(record)
         return {**record, "infer_demos": infer_demos, "rank_demos": rank_demos}
-
-    @staticmethod
-    def _better(best: dict, new: dict) -> dict:
-        return new if best["dev_score"] is None or new["dev_score"] > best["dev_score"] else best
 
     def build(self, best: dict) -> InferRetrieveRank:
         program = self._program(best["infer_demos"], best["rank_demos"], rank=True)

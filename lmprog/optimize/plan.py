@@ -74,7 +74,8 @@ def plan(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequenc
         total.usd = None if any(p.usd is None for p in plans) else sum(p.usd for p in plans)
         return total
     task = program.task
-    train, dev = compile_module._split(list(trainset), list(devset) if devset is not None else None, seed, 0.5)
+    train, dev = compile_module._split(list(trainset), list(devset) if devset is not None else None, seed,
+                                       compile_module.Settings().dev_fraction)
     teacher = teacher or lm
     samples = getattr(program, "samples", 1)
     zero_shot = _prompt_tokens(program, train[0], demos=[])
@@ -118,6 +119,7 @@ def _previous_run(program, train, dev, lm, teacher, seed, max_demos, demo_sets, 
     if engine is None:
         return None, 0
     settings = compile_module.Settings("bootstrap", max_demos, demo_sets, instructions)
-    run_id = compile_module.compile_run_id(program, train, dev, lm, teacher, seed, settings)
+    run_id = compile_module.compile_run_id(
+        compile_module.compile_arguments(program, train, dev, lm, teacher, seed, settings))
     stats = engine.ledger.stats(run_id=run_id)
     return run_id, stats["calls"] + stats["hits"]

@@ -47,16 +47,11 @@ def evaluate(program: dspy.Module, examples: Sequence[dspy.Example], task: Task,
     errors = 0
     budget_hit = False
 
-    def run(index: int):
-        example = examples[index]
-        return index, program(**example.inputs())
-
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = [pool.submit(run, i) for i in range(len(examples))]
-        for future in futures:
+        futures = [pool.submit(lambda ex: program(**ex.inputs()), example) for example in examples]
+        for index, future in enumerate(futures):
             try:
-                index, prediction = future.result()
-                results[index] = scorer(examples[index], prediction)
+                results[index] = scorer(examples[index], future.result())
             except BudgetExceededError:
                 budget_hit = True
             except LmprogError:
@@ -65,8 +60,37 @@ def evaluate(program: dspy.Module, examples: Sequence[dspy.Example], task: Task,
                 raise
             except Exception:  # noqa: BLE001 - a provider failure after retries: this example is wrong
                 errors += 1
-                results[futures.index(future)] = 0.0
+                results[index] = 0.0
     scored = [r for r in results if r is not None]
     value = sum(scored) / len(examples) if examples else 0.0
     return Score(value=value, per_example=[r if r is not None else 0.0 for r in results],
                  complete=not budget_hit, errors=errors)
+
+
+class CandidateSearch:
+    """What every compile search shares: scoring a candidate in full, recording it, reporting it."""
+
+    def __init__(self, tracker, progress: Callable[[dict], None] | None):
+        self.tracker, self.progress = tracker, progress
+        self.candidates: list[dict] = []
+
+    def score_fully(self, program: dspy.Module, examples: Sequence[dspy.Example], task: Task, *, threads: int,
+                    scorer: Callable | None = None) -> Score:
+        """:func:`evaluate`, raising :class:`BudgetExceededError` instead of returning a partial score."""
+        score = evaluate(program, examples, task, threads=threads, scorer=scorer)
+        if not score.complete:
+            raise BudgetExceededError("budget exhausted while scoring a candidate")
+        return score
+
+    def record(self, candidate: dict) -> None:
+        """Keep a scored candidate (plain JSON data) for the artifact and tell the progress display."""
+        self.candidates.append(candidate)
+        if self.progress:
+            self.progress({"event": "candidate", **candidate, "calls": self.tracker.calls, "usd": self.tracker.usd})
+
+    @staticmethod
+    def better(best: dict, new: dict) -> dict:
+        """The higher dev score; ties (and an unscored best) keep the earlier, simpler candidate."""
+        if best["dev_score"] is None:
+            return new
+        return new if new["dev_score"] > best["dev_score"] else best
