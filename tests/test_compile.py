@@ -165,3 +165,10 @@ def test_plan_prices_known_models(tmp_path):
     estimate = plan(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=1)
     assert 0 < estimate.usd < 0.1
     assert estimate.to_dict()["phases"][0]["name"] == "zero-shot on dev"
+
+
+def test_budget_below_the_baseline_returns_the_unscored_program(server, tmp_path):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), budget=lmprog.Budget(max_calls=3))
+    assert result.dev_score is None and result.candidates == [] and result.budget["stopped_early"]
+    assert result.program.predict.demos == [] and server.request_count <= 3
+    assert lmprog.load(result.save(tmp_path / "unscored.json")).dev_score is None

@@ -182,8 +182,10 @@ class _Search(CandidateSearch):
         self.lm, self.teacher, self.settings, self.seed = lm, teacher, settings, seed
 
     def run(self) -> dict:
-        best = self._candidate("zero-shot", self.task.label_instructions(), [])
+        # Unscored until the zero-shot baseline has run; a budget too small even for that keeps it so.
+        best = {"id": "zero-shot", "instructions": self.task.label_instructions(), "demos": [], "dev_score": None}
         try:
+            best = self._candidate("zero-shot", self.task.label_instructions(), [])
             pool = self._demo_pool()
             sets = demo_sets(pool, k=self.settings.max_demos, n_sets=self.settings.demo_sets, seed=self.seed,
                              multi_label=self.task.multi_label)
