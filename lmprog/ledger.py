@@ -169,6 +169,18 @@ class Ledger:
                 self._connections.append(conn)
         return conn
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so concurrent writers queue instead of failing."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def _db(self) -> sqlite_utils.Database:
         return sqlite_utils.Database(self._conn(), execute_plugins=False)
 
@@ -289,9 +301,7 @@ class Ledger:
             record.finish_reason, record.prompt_tokens, record.completion_tokens, record.cost_usd,
             record.latency_ms, record.created_at, record.run_id, record.module, record.error_kind, record.error,
         )
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             if new_texts:
                 conn.executemany("INSERT OR IGNORE INTO texts (hash, data) VALUES (?, ?)",
                                  [(h, codec.pack_text(t)) for h, t in new_texts.items()])
@@ -303,10 +313,6 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self._known_texts.update(new_texts)
         self._maybe_flush_hits()
 
@@ -348,15 +354,9 @@ class Ledger:
             self._last_hit_flush = time.monotonic()
         if not pending:
             return
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             for run_id, hits in pending.items():
                 conn.execute("UPDATE runs SET hits = hits + ? WHERE id = ?", (hits, run_id))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _is_repeated(self, digest: str) -> bool:
         """Seen in this process or already stored; the first sighting is remembered, not stored."""
@@ -476,17 +476,11 @@ class Ledger:
         if errors_only:
             where.append("error_kind IS NOT NULL")
         sql = "DELETE FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             deleted = conn.execute(sql, params).rowcount
             if not run_id and not errors_only:
                 conn.execute("DELETE FROM texts")
                 conn.execute("DELETE FROM runs")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self._known_texts.clear()
         return deleted
 
