@@ -139,6 +139,7 @@ class Ledger:
         self.path = Path(path if path is not None else os.environ.get("LMPROG_LEDGER") or DEFAULT_LEDGER)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._implicit_run_lock = threading.Lock()  # start_run takes _lock, so it cannot guard this
         self._connections: list[sqlite3.Connection] = []
         self._run_id: str | None = None
         self._implicit_run = False
@@ -257,16 +258,15 @@ class Ledger:
     def current_run(self) -> str:
         """The open run, starting an implicit one (named after the program) when none is open."""
         run_id = self._run_id
-        if run_id is None:
-            with self._lock:
-                needs_run = self._run_id is None
-            if needs_run:
+        if run_id is not None:
+            return run_id
+        with self._implicit_run_lock:  # threads making their first call together share one run
+            if self._run_id is None:
                 import sys
 
-                run_id = self.start_run(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python")
+                self.start_run(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python")
                 self._implicit_run = True
-            run_id = self._run_id or run_id
-        return run_id
+            return self._run_id
 
     def _at_exit(self) -> None:
         try:

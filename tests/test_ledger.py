@@ -188,3 +188,20 @@ def test_four_processes_by_eight_threads_lose_nothing(tmp_path):
     ledger = Ledger(path)
     assert ledger.stats()["calls"] == 4 * 8 * 25
     assert ledger.integrity_check() == "ok"
+
+
+def test_threads_starting_together_share_one_implicit_run(tmp_path):
+    ledger = Ledger(tmp_path / "l.db")
+    barrier = threading.Barrier(8)
+    seen = []
+
+    def first_call():
+        barrier.wait()
+        seen.append(ledger.current_run)
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 1 and len(ledger.runs()) == 1
