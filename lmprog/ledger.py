@@ -83,6 +83,11 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def ledger_path(path: str | os.PathLike | None = None) -> Path:
+    """``path``, else ``$LMPROG_LEDGER``, else ``cache/lmprog.db`` under the current directory."""
+    return Path(path if path is not None else os.environ.get("LMPROG_LEDGER") or DEFAULT_LEDGER)
+
+
 def canonical_json(value: Any) -> str:
     """The one serialization keys are computed from: sorted keys, no whitespace, UTF-8 text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -136,7 +141,7 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path if path is not None else os.environ.get("LMPROG_LEDGER") or DEFAULT_LEDGER)
+        self.path = ledger_path(path)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._implicit_run_lock = threading.Lock()  # start_run takes _lock, so it cannot guard this

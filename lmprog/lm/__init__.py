@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lmprog.errors import ConfigurationError, MissingApiKeyError
-from lmprog.ledger import CACHE_MODES, Ledger
+from lmprog.ledger import CACHE_MODES, Ledger, ledger_path
 from lmprog.lm.env import import_litellm
 
 DEFAULT_MODEL = "local/smollm2"
@@ -27,7 +27,7 @@ def open_ledger(ledger: str | os.PathLike | Ledger | None = None) -> Ledger:
     """A Ledger object for a path (one per file and process), ``LMPROG_LEDGER``, or the default."""
     if isinstance(ledger, Ledger):
         return ledger
-    path = Path(ledger if ledger is not None else os.environ.get("LMPROG_LEDGER") or Path("cache") / "lmprog.db")
+    path = ledger_path(ledger)
     resolved = path.resolve()
     with _ledgers_lock:
         if resolved not in _ledgers:
