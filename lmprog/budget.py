@@ -41,6 +41,8 @@ class BudgetTracker:
         self.calls = 0
         self.usd = 0.0
         self.unpriced = 0
+        self.hits = 0
+        self.tokens = 0
         self._in_flight = 0
         self.stopped_by: str | None = None
 
@@ -57,16 +59,22 @@ class BudgetTracker:
                     f"budget exhausted: ${self.usd:,.4f} of ${self.budget.max_usd:,.4f} spent")
             self._in_flight += 1
 
-    def settle(self, *, paid: bool, cost_usd: float | None = None) -> None:
+    def settle(self, *, paid: bool, cost_usd: float | None = None, tokens: int = 0) -> None:
         """Finish a reserved call: ``paid`` if the provider answered (failed attempts are not paid)."""
         with self._lock:
             self._in_flight -= 1
             if paid:
                 self.calls += 1
+                self.tokens += tokens
                 if cost_usd is None:
                     self.unpriced += 1
                 else:
                     self.usd += cost_usd
+
+    def note_hit(self) -> None:
+        """Count a call answered by the ledger (free; shown in progress displays)."""
+        with self._lock:
+            self.hits += 1
 
     @property
     def exhausted(self) -> bool:
@@ -74,4 +82,5 @@ class BudgetTracker:
 
     def summary(self) -> dict:
         return {"max_calls": self.budget.max_calls, "max_usd": self.budget.max_usd, "calls": self.calls,
-                "usd": round(self.usd, 8), "unpriced_calls": self.unpriced, "stopped_by": self.stopped_by}
+                "usd": round(self.usd, 8), "unpriced_calls": self.unpriced, "hits": self.hits, "tokens": self.tokens,
+                "stopped_by": self.stopped_by}

@@ -131,6 +131,8 @@ class LedgerEngine:
         if hit is None:
             return None
         self.ledger.count_hit()
+        if self.budget is not None:
+            self.budget.note_hit()
         self._sample_done(call)
         return _response_from_ledger(hit, request)
 
@@ -159,7 +161,8 @@ class LedgerEngine:
         _fill_response(record, response)
         self.ledger.put(record)
         if budget is not None:
-            budget.settle(paid=True, cost_usd=record.cost_usd)
+            budget.settle(paid=True, cost_usd=record.cost_usd,
+                          tokens=(record.prompt_tokens or 0) + (record.completion_tokens or 0))
         self._sample_done(call)
         return response
 

@@ -51,7 +51,7 @@ class Settings:
 def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
             lm, teacher=None, optimizer: str = "bootstrap", budget: Budget | None = None, seed: int = 0,
             seeds: Sequence[int] | None = None, max_demos: int = 4, demo_sets: int = 6, instructions: int = 3,
-            threads: int = 8, progress: Callable[[dict], None] | None = None) -> CompiledProgram:
+            threads: int = 8, progress: Callable[[dict], None] | bool | None = None) -> CompiledProgram:
     """Optimize ``program`` (an lmprog module) on labelled examples; see the module docstring.
 
     Args:
@@ -66,8 +66,13 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
         seed: selects the dev split, demo sets and instruction drafts.
         seeds: compile once per seed and keep the best; ``optimizer["seed_scores"]`` has every
             seed's dev score with their mean and standard deviation. The budget applies to each seed.
-        progress: called with a dict after each candidate (for a progress display).
+        progress: ``True`` for a live terminal display (:class:`lmprog.progress.CompileProgress`), or a
+            callable that receives the same events as dicts (start, each candidate, done).
     """
+    if progress is True:
+        from lmprog.progress import CompileProgress
+
+        progress = CompileProgress()
     if seeds is not None:
         return _compile_seeds(program, trainset, devset, seeds, lm=lm, teacher=teacher, optimizer=optimizer,
                               budget=budget, max_demos=max_demos, demo_sets=demo_sets, instructions=instructions,
@@ -91,14 +96,19 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     # its run and the artifact stays byte-identical.
     run_id = compile_run_id(arguments)
     run = ledger.run("compile", arguments, run_id=run_id) if ledger is not None else _NoRun()
+    best = None
     try:
         with run as run_id:
             if isinstance(program, InferRetrieveRank):
                 search = LeftToRightSearch(program, task, train, dev, lm, settings, seed, tracker, progress)
             else:
                 search = _Search(program, task, train, dev, lm, teacher, settings, seed, tracker, progress)
+            if progress:
+                progress({"event": "start", "total": search.planned_candidates(), "seed": seed, "tracker": tracker})
             best = search.run()
     finally:
+        if progress:
+            progress({"event": "done", "best": best and best["id"], "dev_score": best and best["dev_score"]})
         for engine in engines.values():
             engine.budget = None
     compiled = search.build(best)
@@ -200,6 +210,9 @@ class _Search(CandidateSearch):
         except BudgetExceededError:
             pass  # keep the best complete candidate; the result says the budget stopped the search
         return best
+
+    def planned_candidates(self) -> int:
+        return 1 + min(self.settings.demo_sets, len(self.train)) + self.settings.instructions
 
     def _with_label_list(self, draft: str) -> str:
         listing = self.task.label_instructions()

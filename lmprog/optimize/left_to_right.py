@@ -54,6 +54,9 @@ class LeftToRightSearch(CandidateSearch):
             pass
         return best
 
+    def planned_candidates(self) -> int:
+        return 3 + 2 * min(self.settings.demo_sets, len(self.train))
+
     def _sets(self, make_demo) -> list[list[dspy.Example]]:
         pool = [DemoCandidate(example=ex, labels=tuple(ex.get("labels") or ())) for ex in self.train]
         sets = demo_sets(pool, k=self.settings.max_demos, n_sets=self.settings.demo_sets, seed=self.seed,

@@ -1,0 +1,40 @@
+"""The compile progress display: events in order, live counts of paid calls and ledger hits."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+import lmprog
+from lmprog.optimize.compile import compile
+from lmprog.progress import CompileProgress
+from lmprog.testing import TestLMServer
+from tests.test_compile import TASK, examples, lm_for, scripted
+
+
+def test_events_count_candidates_paid_calls_and_hits(tmp_path):
+    events: list[dict] = []
+    with TestLMServer(rule=scripted) as server:
+        lm = lm_for(server, tmp_path)
+        compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=1, progress=events.append)
+        first_requests = server.request_count
+        rerun: list[dict] = []
+        compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=1, progress=rerun.append)
+    start, *candidates, done = events
+    assert start["event"] == "start" and start["total"] == 4 and start["seed"] == 0
+    assert [c["id"] for c in candidates] == ["zero-shot", "demos-0", "demos-1", "instructions-0"]
+    assert done["event"] == "done" and done["dev_score"] == max(c["dev_score"] for c in candidates)
+    tracker = start["tracker"]
+    assert tracker.calls == first_requests > 0
+    assert rerun[0]["tracker"].calls == 0 and rerun[0]["tracker"].hits == tracker.calls + tracker.hits
+
+
+def test_rich_display_shows_spend_and_best(tmp_path):
+    out = io.StringIO()
+    display = CompileProgress(Console(file=out, force_terminal=True, width=200))
+    with TestLMServer(rule=scripted) as server:
+        compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), demo_sets=1, instructions=0,
+                progress=display)
+    text = out.getvalue()
+    assert "2/2" in text and "paid calls" in text and "ledger hits" in text and "best 1.000" in text
