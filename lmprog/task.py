@@ -105,6 +105,22 @@ class Task:
             fields[LABEL_FIELD] = (str, dspy.OutputField(desc="the label, from the label list"))
         return dspy.make_signature(fields, self.label_instructions(listed=listed), signature_name=_class_name(self.name))
 
+    def load(self, split: str = "train", *, drop_invalid: bool = False):
+        """The examples of the task file's ``train``, ``dev`` or ``test`` data, labels resolved.
+
+        Raises ``ConfigurationError`` when the task file names no such data.
+        """
+        from lmprog.data import load_examples
+
+        if split not in ("train", "dev", "test"):
+            raise ConfigurationError(f"unknown data split {split!r}; use train, dev or test")
+        path = getattr(self.data, split)
+        if path is None:
+            raise ConfigurationError(f"task {self.name!r} names no {split} data ([data] {split} = \"file.jsonl\")")
+        return load_examples(path, text=self.data.text, label=self.data.label, multi_label=self.multi_label,
+                             labels=self.labels, id=self.data.id, label_separator=self.data.label_separator,
+                             drop_invalid=drop_invalid)
+
     @classmethod
     def from_signature(cls, signature, *, name: str | None = None) -> Task:
         """A task from a class-based ``dspy.Signature`` whose one output is the label field.

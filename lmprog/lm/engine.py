@@ -26,18 +26,29 @@ class _ErrorKind:
     kind: str
 
 
-# Most specific first; matched by lm15 error class name so this module needs no DSPy import.
+# Most specific first; matched by class name (lm15's errors inside the engine, DSPy's LM* wrappers
+# of them outside it), so this module needs no DSPy import.
 _ERROR_KINDS = (
     _ErrorKind("ContextLengthError", "context_length"),
+    _ErrorKind("ContextWindowExceededError", "context_length"),
     _ErrorKind("RateLimitError", "rate_limit"),
+    _ErrorKind("LMRateLimitError", "rate_limit"),
     _ErrorKind("AuthError", "auth"),
+    _ErrorKind("LMAuthError", "auth"),
     _ErrorKind("BillingError", "billing"),
+    _ErrorKind("LMBillingError", "billing"),
     _ErrorKind("TimeoutError", "timeout"),
+    _ErrorKind("LMTimeoutError", "timeout"),
     _ErrorKind("UnsupportedModelError", "unknown_model"),
+    _ErrorKind("LMUnsupportedModelError", "unknown_model"),
     _ErrorKind("InvalidRequestError", "invalid_request"),
+    _ErrorKind("LMInvalidRequestError", "invalid_request"),
     _ErrorKind("ServerError", "server_error"),
+    _ErrorKind("LMServerError", "server_error"),
     _ErrorKind("TransportError", "transport"),
+    _ErrorKind("LMTransportError", "transport"),
     _ErrorKind("ProviderError", "provider_error"),
+    _ErrorKind("LMProviderError", "provider_error"),
 )
 
 

@@ -150,7 +150,8 @@ class LocalEngine:
                 options[key] = getattr(config, key)
         if (fmt := config.response_format) is not None:
             # llama-cpp-python compiles a schema given this way into a grammar that forces valid output.
-            options["response_format"] = {"type": "json_object", **({"schema": fmt["schema"]} if "schema" in fmt else {})}
+            schema = {"schema": _bounded_lists(fmt["schema"])} if "schema" in fmt else {}
+            options["response_format"] = {"type": "json_object", **schema}
         if config.logprobs is not None:
             options.update(logprobs=True, top_logprobs=config.logprobs)
         return options
@@ -220,3 +221,20 @@ def _response(model: str, out: dict, logprobs: int | None):
         usage=lm15.Usage(input_tokens=out["usage"]["prompt_tokens"], output_tokens=out["usage"]["completion_tokens"]),
         logprobs=tokens,
     )
+
+
+MAX_LIST_ITEMS = 6
+
+
+def _bounded_lists(schema):
+    """Cap lists of enum values at a few items: a small model under a grammar otherwise tends to
+    repeat labels until it runs out of tokens (a truncated, unparseable answer)."""
+    if isinstance(schema, list):
+        return [_bounded_lists(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {key: _bounded_lists(value) for key, value in schema.items()}
+    items = bounded.get("items")
+    if bounded.get("type") == "array" and isinstance(items, dict) and "enum" in items and "maxItems" not in bounded:
+        bounded["maxItems"] = min(len(items["enum"]), MAX_LIST_ITEMS)
+    return bounded
