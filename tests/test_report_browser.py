@@ -1,0 +1,108 @@
+"""The HTML report in a real browser: headless Debian Chromium driven by selenium, offline.
+
+Selenium is pointed at /usr/bin/chromedriver and /usr/bin/chromium explicitly, so selenium-manager
+never runs and nothing is downloaded. Without Chromium the test is skipped, except under CI=true,
+where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lmprog.report import write_html
+from tests.test_report import extreme_multi_label_report, single_label_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PLOTS = ["plot-confusion", "plot-per-label-f1", "plot-reliability", "plot-candidates"]
+TABLES = ["table-metrics", "table-per-label", "table-confusions", "table-calibration", "table-cost-by-module",
+          "table-errors", "table-failures", "table-candidates"]
+
+pytestmark = pytest.mark.browser
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run; install Debian's chromium and chromium-driver)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        unavailable(f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (Debian: chromium, chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        unavailable("selenium is not installed (pip install -e '.[dev]')")
+    os.environ["SE_OFFLINE"] = "true"  # belt and braces: selenium-manager must never fetch a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1200,900", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def open_report(driver, data: dict, path: Path) -> None:
+    write_html(data, path)
+    driver.get(path.as_uri())
+
+
+def rendered_size(driver, selector: str) -> dict:
+    return driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return {width: r.width, height: r.height};", selector)
+
+
+def test_single_label_report_renders_plots_and_tables(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    data = single_label_report()
+    open_report(browser, data, tmp_path / "report.html")
+    assert browser.title == data["title"]
+    for plot in PLOTS:
+        figure = browser.find_element(By.ID, plot)
+        assert figure.is_displayed(), plot
+        assert len(figure.find_elements(By.TAG_NAME, "svg")) == 1, plot
+        size = rendered_size(browser, f"#{plot} svg")
+        assert size["width"] > 100 and size["height"] > 100, (plot, size)
+    for table in TABLES:
+        assert browser.find_element(By.ID, table).is_displayed(), table
+    rows = browser.find_elements(By.CSS_SELECTOR, "#table-per-label tbody tr[data-label]")
+    assert [r.get_attribute("data-label") for r in rows] == [r["label"] for r in data["per_label"]]
+    # the inline stylesheet applied under the page's Content-Security-Policy
+    background = browser.execute_script("return getComputedStyle(document.querySelector('section')).backgroundColor")
+    assert background == "rgb(255, 255, 255)"
+    # the <script> inside a failed example's text is shown as text, never run
+    assert "<script>alert(1)</script>" in browser.find_element(By.ID, "table-failures").text
+    assert browser.execute_script("return document.scripts.length") == 0
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1200, height + 100)
+    screenshot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(screenshot))
+    png = screenshot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_extreme_label_space_shows_twenty_rows(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    open_report(browser, extreme_multi_label_report(), tmp_path / "big.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#table-per-label tbody tr[data-label]")) == 20
+    assert rendered_size(browser, "#plot-per-label-f1 svg")["height"] > 100
+    assert not browser.find_elements(By.ID, "plot-confusion")
+    assert "no confidence available" in browser.find_element(By.ID, "calibration").text
