@@ -46,6 +46,7 @@ from lmprog.labels import LabelSpace
 from lmprog.modules.classify import Classify, MultiLabelClassify
 from lmprog.modules.irera import InferRetrieveRank
 from lmprog.modules.retriever import LabelRetriever
+from lmprog.program_file import build_program
 from lmprog.task import Task
 
 __all__ = ["CompiledProgram", "load", "from_dict", "lm_settings", "FORMAT_VERSION"]
@@ -665,24 +666,7 @@ def _build_custom(data: dict, task: Task, where: str, program_file) -> dspy.Modu
     if program_file is None:
         raise ArtifactError(f"{where} holds a custom program ({label}): pass program_file= (the Python file with "
                             "build(task, **params) it was compiled from) to load it")
-    program_path = Path(program_file)
-    if not program_path.is_file():
-        raise ArtifactError(f"program file {program_path} does not exist", path=str(program_path))
-    digest = hashlib.sha256(str(program_path.resolve()).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(f"lmprog_program_{digest}", program_path)
-    if spec is None or spec.loader is None:
-        raise ArtifactError(f"program file {program_path} cannot be imported as Python", path=str(program_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the caller's own file, passed explicitly
-    build = getattr(module, "build", None)
-    if not callable(build):
-        raise ArtifactError(f"program file {program_path} has no build(task, **params) function",
-                            path=str(program_path))
-    program = build(task, **data["params"])
-    if not isinstance(program, dspy.Module):
-        raise ArtifactError(f"build() in {program_path} returned a {type(program).__name__}, not a dspy.Module",
-                            path=str(program_path))
-    return program
+    return build_program(program_file, task, data["params"], error=ArtifactError)
 
 
 def _apply_state(program: dspy.Module, saved: dict, where: str) -> None:

@@ -227,6 +227,11 @@ def cache_clear(
     typer.echo(f"deleted {deleted} {what}{scope}")
 
 
+from lmprog.cli_programs import register  # noqa: E402 - the verbs need _fail defined above
+
+register(app, _fail)
+
+
 def main() -> None:
     """Entry point: run the app, turning lmprog errors into one line and exit code 2."""
     try:

@@ -21,7 +21,11 @@ class LmprogError(Exception):
 
 
 class ConfigurationError(LmprogError):
-    """A setting is invalid or something needed is not installed."""
+    """A setting is invalid or something needed is not installed; ``path`` is the file at fault, if any."""
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
+        super().__init__(message)
 
 
 class MissingApiKeyError(ConfigurationError):

@@ -199,13 +199,15 @@ class Evaluation:
 
 
 def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int = 8, budget: Budget | None = None,
-             data_path: str | None = None, progress: Callable[[int, int], None] | None = None) -> Evaluation:
+             data_path: str | None = None, artifact_path: str | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Evaluation:
     """Run ``program`` (a :class:`CompiledProgram` or an lmprog module) on labelled ``examples``.
 
     Args:
         lm: the LM to predict with (default: the compiled program's recorded model via ``make_lm``).
         threads: examples in flight at once.
         budget: a cap on paid calls / USD; examples it stops are recorded with error ``budget``.
+        data_path / artifact_path: recorded with the ledger run, so ``lmprog report RUN_ID`` can replay it.
         progress: called with ``(done, total)`` as examples finish.
 
     A failure on one example (provider error after retries, unparseable answer) is recorded on that
@@ -227,12 +229,12 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
         engine.budget = tracker
     ledger = getattr(lm, "ledger", None)
     arguments = {"program": type(module).__name__, "task": task.name, "examples": len(examples), "data": data_path,
-                 "artifact_run": compiled.run_id if compiled else None}
+                 "artifact": artifact_path, "artifact_run": compiled.run_id if compiled else None}
     try:
         if ledger is not None:
             with ledger.run("evaluate", arguments) as run_id:
                 results = _run(module, examples, task, lm, threads, progress)
-            cost = _cost(ledger.stats(run_id=run_id))
+            cost = ledger_cost(ledger.stats(run_id=run_id))
         else:
             run_id, cost = None, {}
             results = _run(module, examples, task, lm, threads, progress)
@@ -281,7 +283,8 @@ def _run(module, examples, task, lm, threads, progress) -> list[ExampleResult]:
     return [r for r in results if r is not None]
 
 
-def _cost(stats: dict) -> dict:
+def ledger_cost(stats: dict) -> dict:
+    """A run's cost for reports, from :meth:`Ledger.stats`."""
     return {"paid_calls": stats["calls"], "ledger_hits": stats["hits"], "prompt_tokens": stats["prompt_tokens"],
             "completion_tokens": stats["completion_tokens"],
             "usd": None if stats["calls"] and stats.get("calls_unpriced") == stats["calls"] else stats["cost_usd"] or 0.0,
@@ -290,4 +293,4 @@ def _cost(stats: dict) -> dict:
                           | {"module": row.get("name")} for row in stats.get("by_module", [])]}
 
 
-__all__ = ["evaluate", "Evaluation", "ExampleResult"]
+__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost"]

@@ -134,7 +134,8 @@ def _compile_seeds(program, trainset, devset, seeds: Sequence[int], **options) -
     std = (sum((x - mean) ** 2 for x in scores) / (len(scores) - 1)) ** 0.5 if len(scores) > 1 else 0.0
     best.optimizer = {**best.optimizer, "seed_scores": {str(s): round(v, 6) for s, v in zip(seeds, scores)},
                       "seed_mean": round(mean, 6), "seed_std": round(std, 6)}
-    best.spent = {"calls": sum(r.spent["calls"] for r in results), "usd": sum(r.spent["usd"] for r in results)}
+    best.spent = {**best.spent, **{key: sum(r.spent[key] for r in results)
+                                   for key in ("calls", "usd", "unpriced_calls", "hits", "tokens")}}
     return best
 
 

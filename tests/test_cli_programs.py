@@ -1,0 +1,139 @@
+"""compile, plan, evaluate, predict and report as a user runs them: subprocesses against the test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmprog.testing import TestLMServer
+from tests.test_compile import CUES, scripted
+
+LABELS = sorted(set(CUES.values()))
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "lmprog.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env={**os.environ, "OPENAI_API_KEY": "sk-test-cli", **(env or {})})
+
+
+def write_task(folder: Path, n: int = 24, test: int = 12) -> Path:
+    cues = list(CUES)
+    rows = [{"text": f"question {i} about my {cues[i % 4]}", "label": CUES[cues[i % 4]]} for i in range(n + test)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:n]))
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[n:]))
+    (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    task = folder / "task.toml"
+    task.write_text('name = "bank"\ninstructions = "Which banking intent is this?"\n[inputs]\ntext = "the message"\n'
+                    '[labels]\nfile = "labels.txt"\n[data]\ntrain = "train.jsonl"\ntest = "test.jsonl"\n')
+    return task
+
+
+@pytest.fixture(scope="module")
+def server():
+    with TestLMServer(rule=scripted) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def compiled(server, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-programs")
+    task = write_task(folder)
+    common = ["--task", task, "--lm", "openai/test-model", "--api-base", server.api_base,
+              "--ledger", folder / "ledger.db", "-o", "reasoning=false"]
+    planned = run("plan", "classify", *common, "--json")
+    before = server.request_count
+    result = run("compile", "classify", *common, "--out", folder / "compiled.json", "--report", folder / "c.html",
+                 "--json")
+    return {"folder": folder, "task": task, "plan": planned, "compile": result, "calls": server.request_count - before,
+            "common": common}
+
+
+def test_plan_estimates_without_calling_the_lm(compiled):
+    assert compiled["plan"].returncode == 0, compiled["plan"].stderr
+    plan = json.loads(compiled["plan"].stdout)
+    assert plan["paid_calls"] > 0 and plan["usd"] is None  # a test model has no price
+    assert abs(plan["calls"] - compiled["calls"]) <= plan["calls"] * 0.5
+
+
+def test_compile_saves_the_artifact_and_a_report(compiled):
+    assert compiled["compile"].returncode == 0, compiled["compile"].stderr
+    summary = json.loads(compiled["compile"].stdout)
+    assert summary["dev_score"] == 1.0 and summary["spent"]["calls"] == compiled["calls"]
+    assert (compiled["folder"] / "compiled.json").is_file()
+    html = (compiled["folder"] / "c.html").read_text()
+    assert "zero-shot" in html and "sk-test-cli" not in html
+
+
+def test_compile_again_pays_nothing_and_writes_the_same_bytes(compiled, server):
+    folder = compiled["folder"]
+    first = (folder / "compiled.json").read_bytes()
+    before = server.request_count
+    again = run("compile", "classify", *compiled["common"], "--out", folder / "again.json", "--json")
+    assert again.returncode == 0, again.stderr
+    assert server.request_count == before and json.loads(again.stdout)["spent"]["calls"] == 0
+    assert (folder / "again.json").read_bytes() == first
+
+
+def test_evaluate_json_and_report_replay(compiled, server):
+    folder = compiled["folder"]
+    out = run("evaluate", folder / "compiled.json", "--data", folder / "test.jsonl", "--api-base", server.api_base,
+              "--ledger", folder / "ledger.db", "--json", "--report", folder / "e.html")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["headline"]["metric"] == "accuracy" and report["headline"]["value"] == 1.0
+    assert report["data"]["examples"] == 12 and report["cost"]["paid_calls"] + report["cost"]["ledger_hits"] == 12
+    before = server.request_count
+    replay = run("report", folder / "compiled.json", "--data", folder / "test.jsonl", "--ledger", folder / "ledger.db",
+                 "--json")
+    assert replay.returncode == 0, replay.stderr
+    assert json.loads(replay.stdout)["metrics"] == report["metrics"] and server.request_count == before
+    by_run = run("report", report["program"]["run_id"], "--ledger", folder / "ledger.db")
+    assert by_run.returncode == 0, by_run.stderr
+    assert "accuracy" in by_run.stdout
+
+
+def test_report_of_the_artifact_alone(compiled):
+    out = run("report", compiled["folder"] / "compiled.json", "--ledger", compiled["folder"] / "ledger.db")
+    assert out.returncode == 0, out.stderr
+    assert "zero-shot" in out.stdout
+
+
+def test_predict_streams_and_resumes(compiled, server):
+    folder = compiled["folder"]
+    rows = [{"id": i, "text": f"please help with my {cue}"} for i, cue in enumerate(list(CUES) * 3)]
+    (folder / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out_path = folder / "preds.jsonl"
+    out_path.write_text(json.dumps({**rows[0], "label": "billing", "confidence": None}) + "\n" + '{"id": 1, "te')
+    out = run("predict", folder / "compiled.json", "--data", folder / "in.jsonl", "--out", out_path,
+              "--api-base", server.api_base, "--ledger", folder / "ledger.db", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["skipped"] == 1 and summary["written"] == 11
+    written = [json.loads(line) for line in out_path.read_text().splitlines()]
+    assert [r["id"] for r in written] == list(range(12))
+    assert [r["label"] for r in written[1:4]] == ["card", "refund", "transfer"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compile", "classify", "--task", "missing.toml"], "task file missing.toml does not exist"),
+    (["compile", "nope.py", "--task", "{task}"], "program file nope.py does not exist"),
+    (["compile", "classify", "--task", "{task}", "--lm", "notaprovider/x"], "notaprovider/x"),
+    (["compile", "classify", "--task", "{task}", "--max-calls", "3", "--api-base", "{api}", "--lm",
+      "openai/test-model", "--ledger", "{folder}/budget.db"], "budget"),
+    (["evaluate", "{folder}/compiled.json", "--data", "{folder}/none.jsonl"], "none.jsonl"),
+    (["evaluate", "{folder}/task.toml", "--data", "{folder}/test.jsonl"], "task.toml"),
+    (["report", "no-such-run", "--ledger", "{folder}/ledger.db"], "no-such-run"),
+])
+def test_user_errors_are_one_line_and_exit_2(compiled, server, args, message):
+    folder = compiled["folder"]
+    filled = [a.format(task=compiled["task"], folder=folder, api=server.api_base) for a in args]
+    out = run(*filled, cwd=folder)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
