@@ -32,6 +32,8 @@ _EXPORTS = {
     "Budget": "lmprog.budget",
     "compile": "lmprog.optimize.compile",
     "plan": "lmprog.optimize.plan",
+    "evaluate": "lmprog.evaluation",
+    "Evaluation": "lmprog.evaluation",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog.budget import Budget
     from lmprog.optimize.compile import compile
     from lmprog.optimize.plan import plan
+    from lmprog.evaluation import Evaluation, evaluate
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace

@@ -242,7 +242,7 @@ def _load_data(path: Path, task):
 def _evaluate(artifact, examples, lm, threads, budget, data_path, artifact_path, *, quiet: bool):
     from rich.progress import Progress
 
-    from lmprog.evaluate import evaluate
+    from lmprog.evaluation import evaluate
 
     with Progress(transient=True, disable=quiet) as bar:
         task_id = bar.add_task("evaluate", total=len(examples))
@@ -270,7 +270,7 @@ def _compile_report(compiled, setup: _Setup | None, ledger: Path | None = None) 
     With the compile's setup at hand, the compiled program is run again on its dev split to fill in
     per-label scores and errors; those are the calls the compile already made, so all ledger hits.
     """
-    from lmprog.evaluate import Evaluation, evaluate, ledger_cost
+    from lmprog.evaluation import Evaluation, evaluate, ledger_cost
     from lmprog.ledger import Ledger, ledger_path
 
     zero_shot = next((c["dev_score"] for c in compiled.candidates if c.get("id") == "zero-shot"), None)

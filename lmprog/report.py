@@ -1,6 +1,6 @@
 """Show an evaluation or compile report: rich terminal output, one self-contained HTML file, JSON.
 
-The input is the plain, JSON-able "report data" dict that :mod:`lmprog.evaluate` builds (kind,
+The input is the plain, JSON-able "report data" dict that :mod:`lmprog.evaluation` builds (kind,
 title, task, program, data, headline, metrics, per_label, confusions, confusion_matrix,
 calibration, cost, errors, failures, candidates, budget). This module computes no metric: it
 selects, formats and draws what the dict holds. Plots are drawn with matplotlib's object API

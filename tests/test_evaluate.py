@@ -6,7 +6,7 @@ import dspy
 import pytest
 
 import lmprog
-from lmprog.evaluate import evaluate
+from lmprog.evaluation import evaluate
 from lmprog.optimize.compile import compile
 from lmprog.testing import TestLMServer, answer_fields, last_user_message
 from tests.test_compile import CUES, TASK, examples, scripted

@@ -5,7 +5,7 @@ import sys
 
 import lmprog
 
-EXPECTED = ["Budget", "CompiledProgram", "load", "compile", "plan", "Classify", "InferRetrieveRank", "LabelRetriever", "LabelSpace", "Ledger", "LmprogError",
+EXPECTED = ["Budget", "CompiledProgram", "load", "compile", "plan", "evaluate", "Evaluation", "Classify", "InferRetrieveRank", "LabelRetriever", "LabelSpace", "Ledger", "LmprogError",
             "MultiLabelClassify", "Task", "__version__", "errors", "load_examples", "make_lm", "metrics",
             "module_name", "open_ledger"]
 
