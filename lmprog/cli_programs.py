@@ -38,6 +38,8 @@ OptionOption = typer.Option(None, "--option", "-o", help="A program option KEY=V
 ThreadsOption = typer.Option(8, "--threads", help="LM calls in flight at once.")
 JsonOption = typer.Option(False, "--json", help="Print JSON for machines.", metavar="")
 ReportOption = typer.Option(None, "--report", help="Write an HTML report here.", show_default=False)
+OfflineOption = typer.Option(False, "--offline", help="Answer only from the ledger; a call that is not there is an "
+                                                      "error, never paid for.")
 
 
 def register(app: typer.Typer, fail) -> None:
@@ -51,7 +53,8 @@ def register(app: typer.Typer, fail) -> None:
         max_calls: Optional[int] = MaxCallsOption, seed: int = SeedOption, seeds: Optional[str] = SeedsOption,
         out: Path = typer.Option(Path("compiled.json"), "--out", help="Where to save the compiled program."),
         report: Optional[Path] = ReportOption, option: Optional[list[str]] = OptionOption,
-        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, as_json: bool = JsonOption,
+        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, offline: bool = OfflineOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Compile PROGRAM on the task's labelled examples and save the artifact.
 
@@ -59,7 +62,8 @@ def register(app: typer.Typer, fail) -> None:
         """
         from lmprog.progress import CompileProgress
 
-        setup = _Setup(program, task, lm, teacher, api_base, ledger, option, seed, seeds, budget_usd, max_calls)
+        setup = _Setup(program, task, lm, teacher, api_base, ledger, option, seed, seeds, budget_usd, max_calls,
+                       cache="replay" if offline else "readwrite")
         compiled = setup.compile(optimizer=optimizer, threads=threads,
                                  progress=None if as_json else CompileProgress())
         if compiled.dev_score is None:
@@ -96,14 +100,15 @@ def register(app: typer.Typer, fail) -> None:
         budget_usd: Optional[float] = BudgetUsdOption, max_calls: Optional[int] = MaxCallsOption,
         report: Optional[Path] = ReportOption, program_file: Optional[Path] = typer.Option(
             None, "--program-file", help="The program file of a custom program.", show_default=False),
-        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, as_json: bool = JsonOption,
+        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, offline: bool = OfflineOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Score a compiled program on labelled data: metrics, per-label scores, errors and cost."""
         from lmprog.budget import Budget
 
         artifact = _load_artifact(compiled, program_file)
         examples = _load_data(data, artifact.task)
-        model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger)
+        model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
         evaluation = _evaluate(artifact, examples, model, threads, Budget(max_calls=max_calls, max_usd=budget_usd),
                                data, compiled, quiet=as_json)
         _show_report(_with_artifact(evaluation.report(**_before(artifact)), compiled), report, as_json)
@@ -118,13 +123,14 @@ def register(app: typer.Typer, fail) -> None:
         lm: Optional[str] = LmOption, api_base: Optional[str] = ApiBaseOption,
         program_file: Optional[Path] = typer.Option(None, "--program-file", show_default=False,
                                                     help="The program file of a custom program."),
-        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, as_json: bool = JsonOption,
+        threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, offline: bool = OfflineOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Label every row of --data into --out, streaming; a rerun resumes where it stopped."""
         from lmprog.predict import predict_file
 
         artifact = _load_artifact(compiled, program_file)
-        model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger)
+        model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
         with model.ledger.run("predict", {"artifact": str(compiled), "data": str(data), "out": str(out)}):
             summary = predict_file(artifact.program, artifact.task, data, out, lm=model, threads=threads)
         result = summary.__dict__ | {"ledger": model.ledger.stats(run_id=None)["ledger"]}
@@ -163,7 +169,7 @@ class _Setup:
     """What compile and plan share: the task, its data, the program and the LMs."""
 
     def __init__(self, program, task_path, lm, teacher, api_base, ledger, options, seed, seeds, budget_usd,
-                 max_calls):
+                 max_calls, cache: str = "readwrite"):
         from lmprog.budget import Budget
         from lmprog.program_file import build_program
         from lmprog.task import Task
@@ -172,8 +178,8 @@ class _Setup:
         self.train = self.task.load("train")
         self.dev = self.task.load("dev") if self.task.data.dev else None
         self.program = build_program(program, self.task, _options(options))
-        self.lm = _make_lm(lm, api_base, ledger)
-        self.teacher = _make_lm(teacher, api_base, ledger) if teacher else None
+        self.lm = _make_lm(lm, api_base, ledger, cache)
+        self.teacher = _make_lm(teacher, api_base, ledger, cache) if teacher else None
         self.seed, self.seeds = seed, _seed_list(seeds)
         self.budget = Budget(max_calls=max_calls, max_usd=budget_usd)
 

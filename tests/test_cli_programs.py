@@ -128,9 +128,16 @@ def test_predict_streams_and_resumes(compiled, server):
     (["evaluate", "{folder}/compiled.json", "--data", "{folder}/none.jsonl"], "none.jsonl"),
     (["evaluate", "{folder}/task.toml", "--data", "{folder}/test.jsonl"], "task.toml"),
     (["report", "no-such-run", "--ledger", "{folder}/ledger.db"], "no-such-run"),
+    (["plan", "classify", "--task", "{folder}/bad.toml"], "bad.toml is not valid TOML"),
+    (["evaluate", "{folder}/compiled.json", "--data", "{folder}/unknown_label.jsonl"], "unknown_label.jsonl"),
+    (["compile", "classify", "--task", "{task}", "--seeds", "0,x"], "--seeds"),
+    (["evaluate", "{folder}/compiled.json", "--data", "{folder}/test.jsonl", "--offline", "--ledger",
+      "{folder}/empty.db"], "not in the ledger"),
 ])
 def test_user_errors_are_one_line_and_exit_2(compiled, server, args, message):
     folder = compiled["folder"]
+    (folder / "bad.toml").write_text("name = \n[inputs")
+    (folder / "unknown_label.jsonl").write_text('{"text": "hi", "label": "billing"}\n{"text": "yo", "label": "mortgage"}\n')
     filled = [a.format(task=compiled["task"], folder=folder, api=server.api_base) for a in args]
     out = run(*filled, cwd=folder)
     assert out.returncode == 2, (out.stdout, out.stderr)
