@@ -6,7 +6,7 @@ Writes into examples/esco_tech:
   esco_skills.csv  all 13,891 ESCO v1.1.0 skills: name (preferred label), description (first
                    sentence, at most 200 characters), aliases (alternative labels joined with "|")
   train.jsonl      20 sentences sampled from the TECH validation split
-  test.jsonl       50 sentences sampled from the TECH test split (none also in validation)
+  test.jsonl       30 sentences sampled from the TECH test split (none also in validation)
 Rows with a gold label that is not a skill name are dropped and counted. Licences and
 attributions are in README.md.
 """
@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TRAIN, TEST = 20, 50
+TRAIN, TEST = 20, 30
 MAX_DESCRIPTION = 200
 _FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
 
