@@ -58,3 +58,10 @@ def test_same_seed_is_answered_from_the_ledger(tmp_path):
 ])
 def test_clean_instruction(raw, cleaned):
     assert clean_instruction(raw) == cleaned
+
+
+def test_a_draft_that_copies_its_style_hint_is_rejected():
+    from lmprog.optimize.instructions import STYLES
+
+    assert clean_instruction(STYLES[0] + " One or two words.") == ""
+    assert clean_instruction("Label spam when the message sells something.") == "Label spam when the message sells something."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import dspy
 
@@ -40,9 +41,10 @@ class ProposeInstruction(dspy.Signature):
     instruction: str = dspy.OutputField(desc="the instructions, plain text")
 
 
-# Words of the proposer's own prompt that must not leak into a program's instructions.
+# Words of the proposer's own prompt that must not leak into a program's instructions (the style
+# hints too: a small model tends to copy its hint as the draft).
 _LEAK_MARKERS = ("drafting hint", "this draft", "the examples' numbering", "these directions", "hint:",
-                 "task_description", "[[ ##")
+                 "task_description", "[[ ##") + tuple(style.casefold().rstrip(".") for style in STYLES)
 
 
 def propose_instructions(task: Task, examples: Sequence[dspy.Example], *, lm, n: int, seed: int = 0,
@@ -54,7 +56,10 @@ def propose_instructions(task: Task, examples: Sequence[dspy.Example], *, lm, n:
     proposer.lm = lm
     shown = _format_examples(task, examples[:max_examples])
     drafts: list[str] = []
-    with module_name(f"propose_instructions:{task.name}"):
+    # A schema-constrained answer where the LM supports one: small local models cannot follow the
+    # free-form format, and each failed parse would cost a second, equally long call.
+    json_answer = dspy.context(adapter=dspy.JSONAdapter()) if lm.supports_response_schema else nullcontext()
+    with module_name(f"propose_instructions:{task.name}"), json_answer:
         for index in range(n):
             prediction = proposer(
                 task_description=task.instructions or f"Label each input with the {task.name} labels.",
