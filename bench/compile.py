@@ -81,6 +81,7 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
     ledger_path = HERE / ".ledgers" / f"{name}-{method}-{seed}-{model.replace('/', '_')}.db"
     ledger_path.parent.mkdir(exist_ok=True)
     lm = lmprog.make_lm(model, ledger=ledger_path)
+    resumed = lm.ledger.stats()["calls"] > 0  # an interrupted cell: its wall time would be too short
     program = program_for(task)
     program.set_lm(lm)
     compile_run, started = None, time.perf_counter()
@@ -104,7 +105,7 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
     compiled_spend, test_spend = spent(lm.ledger, compile_run), spent(lm.ledger, test_run)
     return {"dataset": name, "method": method, "seed": seed, "model": model, "test": len(test), "score": score,
             "compile_calls": compiled_spend["calls"], "compile_tokens": compiled_spend["tokens"],
-            "compile_seconds": compile_seconds, "test_calls": test_spend["calls"]}
+            "compile_seconds": compile_seconds, "test_calls": test_spend["calls"], "resumed": resumed}
 
 
 def cell(name: str, method: str, seed: int, args, console: Console, run: bool = True) -> dict | None:
@@ -168,11 +169,12 @@ def main() -> None:
                           mean_std([r["compile_calls"] for r in cells], digits=0),
                           f"{calls / dspy_calls:.0%}" if dspy_calls else "-",
                           mean_std([r["compile_tokens"] for r in cells], digits=0),
-                          mean_std([r["compile_seconds"] for r in cells], digits=0))
+                          mean_std([r["compile_seconds"] for r in cells], digits=0)
+                          + ("*" if any(r.get("resumed") for r in cells) else ""))
     console.print(table)
     console.print("Target: lmprog >= DSPy + 5 points at <= 50% of DSPy's compile calls. Calls count every "
                   "LM request the method made (ledger hits within its own run included); wall time is on a "
-                  "shared 2-core machine.")
+                  "shared 2-core machine; * = a cell resumed after an interruption (its wall time is too short).")
 
 
 if __name__ == "__main__":
