@@ -69,7 +69,7 @@ def register(app: typer.Typer, fail) -> None:
         if compiled.dev_score is None:
             fail(f"the budget ({setup.budget.describe()}) ran out before the zero-shot program was scored on dev; "
                  f"'lmprog plan' with the same arguments shows what a compile needs")
-        compiled.save(out)
+        _save(compiled, out)
         summary = _compile_summary(compiled, out)
         if report is not None:
             _write_report(_with_artifact(_compile_report(compiled, setup), out), report)
@@ -202,6 +202,23 @@ class _Setup:
 
         return _split(list(self.train), list(self.dev) if self.dev is not None else None, seed,
                       Settings().dev_fraction)[1]
+
+
+EMBED_LABELS_MAX = 1000
+
+
+def _save(compiled, out: Path) -> None:
+    """Save the artifact; a large label space read from a file is stored by reference (its path,
+    relative to the artifact, and its hash) instead of being copied into every artifact."""
+    from lmprog.errors import ArtifactError
+
+    if len(compiled.task.labels) > EMBED_LABELS_MAX:
+        try:
+            compiled.save(out, embed_labels=False)
+            return
+        except ArtifactError:
+            pass  # not from a file, or not readable with the default columns: embed it
+    compiled.save(out)
 
 
 def _options(pairs: list[str] | None) -> dict:

@@ -30,12 +30,17 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path):
     ledger = tmp_path / "ledger.db"
     shutil.copy(committed_ledger, ledger)  # replaying counts hits in the file: keep the committed one clean
 
-    compiled = lmprog("compile", REPO / PROGRAMS[name], "--task", example / "task.toml", "--ledger", ledger,
-                      "--out", tmp_path / "compiled.json", "--offline", "--json", cwd=tmp_path)
-    assert compiled.returncode == 0, compiled.stderr
-    summary = json.loads(compiled.stdout)
-    assert summary["spent"]["calls"] == 0 and summary["spent"]["hits"] > 0
-    assert (tmp_path / "compiled.json").read_bytes() == (example / "compiled.json").read_bytes()
+    # Next to the committed artifact, so paths stored relative to it (a large label file) are the same.
+    out = example / f".replayed-{os.getpid()}.json"
+    try:
+        compiled = lmprog("compile", REPO / PROGRAMS[name], "--task", example / "task.toml", "--ledger", ledger,
+                          "--out", out, "--offline", "--json", cwd=tmp_path)
+        assert compiled.returncode == 0, compiled.stderr
+        summary = json.loads(compiled.stdout)
+        assert summary["spent"]["calls"] == 0 and summary["spent"]["hits"] > 0
+        assert out.read_bytes() == (example / "compiled.json").read_bytes()
+    finally:
+        out.unlink(missing_ok=True)
 
     evaluated = lmprog("evaluate", example / "compiled.json", "--data", example / "test.jsonl", "--ledger", ledger,
                        "--offline", "--json", cwd=tmp_path)
