@@ -6,6 +6,7 @@ Heavy imports happen inside the commands, so ``lmprog --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Optional
@@ -101,6 +102,8 @@ def register(app: typer.Typer, fail) -> None:
         report: Optional[Path] = ReportOption, program_file: Optional[Path] = typer.Option(
             None, "--program-file", help="The program file of a custom program.", show_default=False),
         threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, offline: bool = OfflineOption,
+        baseline: bool = typer.Option(False, "--baseline", help="Also run the zero-shot program on the same data "
+                                                                "and report before -> after (more LM calls)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Score a compiled program on labelled data: metrics, per-label scores, errors and cost."""
@@ -109,9 +112,10 @@ def register(app: typer.Typer, fail) -> None:
         artifact = _load_artifact(compiled, program_file)
         examples = _load_data(data, artifact.task)
         model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
-        evaluation = _evaluate(artifact, examples, model, threads, Budget(max_calls=max_calls, max_usd=budget_usd),
-                               data, compiled, quiet=as_json)
-        _show_report(_with_artifact(evaluation.report(**_before(artifact)), compiled), report, as_json)
+        budget = Budget(max_calls=max_calls, max_usd=budget_usd)
+        evaluation = _evaluate(artifact, examples, model, threads, budget, data, compiled, quiet=as_json)
+        before = _baseline(artifact, examples, model, threads, budget, as_json) if baseline else {}
+        _show_report(_with_artifact(_evaluation_report(evaluation, artifact, before), compiled), report, as_json)
 
     @app.command("predict")
     def predict_command(
@@ -162,7 +166,7 @@ def register(app: typer.Typer, fail) -> None:
         model = _make_lm(artifact.lm.get("model"), None, ledger, cache="replay")
         evaluation = _evaluate(artifact, _load_data(data, artifact.task), model, 8, None, data, Path(source),
                                quiet=as_json)
-        _show_report(_with_artifact(evaluation.report(**_before(artifact)), source), html, as_json)
+        _show_report(_with_artifact(_evaluation_report(evaluation, artifact, {}), source), html, as_json)
 
 
 class _Setup:
@@ -262,24 +266,43 @@ def _load_data(path: Path, task):
                          labels=task.labels)
 
 
-def _evaluate(artifact, examples, lm, threads, budget, data_path, artifact_path, *, quiet: bool):
+@contextlib.contextmanager
+def _progress(quiet: bool, label: str, total: int):
     from rich.progress import Progress
 
+    with Progress(transient=True, disable=quiet) as bar:
+        task_id = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task_id, completed=done)
+
+
+def _evaluate(artifact, examples, lm, threads, budget, data_path, artifact_path, *, quiet: bool):
     from lmprog.evaluation import evaluate
 
-    with Progress(transient=True, disable=quiet) as bar:
-        task_id = bar.add_task("evaluate", total=len(examples))
+    with _progress(quiet, "evaluate", len(examples)) as advance:
         return evaluate(artifact, examples, lm=lm, threads=threads, budget=budget, data_path=str(data_path),
-                        artifact_path=str(artifact_path),
-                        progress=lambda done, total: bar.update(task_id, completed=done))
+                        artifact_path=str(artifact_path), progress=advance)
 
 
-def _before(artifact) -> dict:
-    zero_shot = next((c for c in artifact.candidates if c.get("id") == "zero-shot"), None)
-    if zero_shot is None or zero_shot.get("dev_score") is None:
-        return {}
-    return {"before": zero_shot["dev_score"], "before_label": "zero-shot, dev",
-            "after_label": "compiled, this data"}
+def _baseline(artifact, examples, lm, threads, budget, quiet: bool) -> dict:
+    """The zero-shot program's score on the same examples: the report's 'before'."""
+    from lmprog.evaluation import evaluate, zero_shot_version
+
+    with _progress(quiet, "zero-shot baseline", len(examples)) as advance:
+        zero_shot = evaluate(zero_shot_version(artifact), examples, lm=lm, threads=threads, budget=budget,
+                             progress=advance)
+    return {"before": zero_shot.score, "before_label": "zero-shot", "after_label": "compiled"}
+
+
+def _evaluation_report(evaluation, artifact, before: dict) -> dict:
+    """The report of an evaluation; the optimizer's dev scores go along as context, never as 'before'
+    (dev and this data are different examples)."""
+    data = evaluation.report(**before)
+    zero_shot = next((c.get("dev_score") for c in artifact.candidates if c.get("id") == "zero-shot"), None)
+    if zero_shot is not None:
+        data["metrics"]["dev score, zero-shot (compile)"] = zero_shot
+    if artifact.dev_score is not None:
+        data["metrics"]["dev score, compiled (compile)"] = artifact.dev_score
+    return data
 
 
 def _with_artifact(data: dict, path) -> dict:

@@ -198,6 +198,19 @@ class Evaluation:
         return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in self.results)
 
 
+def zero_shot_version(program):
+    """``program`` as it was before compile: no demos, and a Classify's instructions back to the task's own."""
+    from lmprog.modules.classify import Classify
+
+    module = program.program if isinstance(program, CompiledProgram) else program
+    baseline = module.deepcopy()
+    for _, predictor in baseline.named_predictors():
+        predictor.demos = []
+    if isinstance(baseline, Classify):
+        baseline.predict.signature = baseline.predict.signature.with_instructions(baseline.task.label_instructions())
+    return baseline
+
+
 def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int = 8, budget: Budget | None = None,
              data_path: str | None = None, artifact_path: str | None = None,
              progress: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -293,4 +306,4 @@ def ledger_cost(stats: dict) -> dict:
                           | {"module": row.get("name")} for row in stats.get("by_module", [])]}
 
 
-__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost"]
+__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost", "zero_shot_version"]

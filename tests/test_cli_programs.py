@@ -82,10 +82,12 @@ def test_compile_again_pays_nothing_and_writes_the_same_bytes(compiled, server):
 def test_evaluate_json_and_report_replay(compiled, server):
     folder = compiled["folder"]
     out = run("evaluate", folder / "compiled.json", "--data", folder / "test.jsonl", "--api-base", server.api_base,
-              "--ledger", folder / "ledger.db", "--json", "--report", folder / "e.html")
+              "--ledger", folder / "ledger.db", "--json", "--report", folder / "e.html", "--baseline")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["headline"]["metric"] == "accuracy" and report["headline"]["value"] == 1.0
+    assert report["headline"]["before"] == 0.25 and report["headline"]["before_label"] == "zero-shot"
+    assert report["metrics"]["dev score, zero-shot (compile)"] == 0.25
     assert report["data"]["examples"] == 12 and report["cost"]["paid_calls"] + report["cost"]["ledger_hits"] == 12
     before = server.request_count
     replay = run("report", folder / "compiled.json", "--data", folder / "test.jsonl", "--ledger", folder / "ledger.db",
