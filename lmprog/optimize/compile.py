@@ -45,7 +45,9 @@ class Settings:
     dev_fraction: float = 0.5
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """What shapes the result; ``threads`` only changes how fast it comes, so it is left out
+        (the same compile on another machine gives the same artifact)."""
+        return {k: v for k, v in self.__dict__.items() if k != "threads"}
 
 
 def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
@@ -150,7 +152,7 @@ class _NoRun:
 def compile_arguments(program, train, dev, lm, teacher, seed: int, settings: Settings) -> dict:
     """What identifies a compile (recorded with its ledger run)."""
     return {"program": type(program).__name__, "task": program.task.name, "labels": program.task.labels.hash,
-            "seed": seed, "settings": {k: v for k, v in settings.to_dict().items() if k != "threads"},
+            "seed": seed, "settings": settings.to_dict(),
             "lm": (lm_settings(lm) or {}).get("model"), "teacher": (lm_settings(teacher) or {}).get("model"),
             "train": _examples_hash(train), "dev": _examples_hash(dev)}
 
