@@ -118,3 +118,19 @@ def test_predict_through_make_lm_is_recorded_and_replayed(tmp_path):
         again = predict(question="What colour is the sky on a clear day?")
     assert again.answer == first.answer
     assert replay.ledger.stats()["calls"] == paid
+
+
+def test_grammar_lists_are_bounded_so_a_small_model_cannot_loop():
+    from lmprog.lm.local import MAX_FREE_LIST_ITEMS, MAX_LIST_ITEMS, MAX_LIST_STRING_CHARS, _bounded_lists
+
+    schema = {"type": "object", "properties": {
+        "labels": {"type": "array", "items": {"type": "string", "enum": [f"l{i}" for i in range(20)]}},
+        "queries": {"type": "array", "items": {"type": "string"}},
+        "few": {"type": "array", "items": {"enum": ["a", "b"]}},
+        "given": {"type": "array", "maxItems": 3, "items": {"type": "string"}},
+        "text": {"type": "string"}}}
+    bounded = _bounded_lists(schema)["properties"]
+    assert bounded["labels"]["maxItems"] == MAX_LIST_ITEMS and bounded["few"]["maxItems"] == 2
+    assert bounded["queries"]["maxItems"] == MAX_FREE_LIST_ITEMS
+    assert bounded["queries"]["items"]["maxLength"] == MAX_LIST_STRING_CHARS
+    assert bounded["given"] == schema["properties"]["given"] and bounded["text"] == {"type": "string"}

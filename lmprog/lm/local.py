@@ -224,17 +224,26 @@ def _response(model: str, out: dict, logprobs: int | None):
 
 
 MAX_LIST_ITEMS = 6
+MAX_FREE_LIST_ITEMS = 8
+MAX_LIST_STRING_CHARS = 80
 
 
 def _bounded_lists(schema):
-    """Cap lists of enum values at a few items: a small model under a grammar otherwise tends to
-    repeat labels until it runs out of tokens (a truncated, unparseable answer)."""
+    """Cap lists at a few short items: a small model under a grammar otherwise tends to repeat
+    itself until it runs out of tokens (a truncated, unparseable answer). Lists of label names
+    stop at ``MAX_LIST_ITEMS``; lists of free text (e.g. the phrases Infer-Retrieve-Rank's infer
+    step writes) at ``MAX_FREE_LIST_ITEMS`` strings of at most ``MAX_LIST_STRING_CHARS``."""
     if isinstance(schema, list):
         return [_bounded_lists(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
     bounded = {key: _bounded_lists(value) for key, value in schema.items()}
     items = bounded.get("items")
-    if bounded.get("type") == "array" and isinstance(items, dict) and "enum" in items and "maxItems" not in bounded:
+    if bounded.get("type") != "array" or not isinstance(items, dict) or "maxItems" in bounded:
+        return bounded
+    if "enum" in items:
         bounded["maxItems"] = min(len(items["enum"]), MAX_LIST_ITEMS)
+    elif items.get("type") == "string":
+        bounded["maxItems"] = MAX_FREE_LIST_ITEMS
+        bounded["items"] = {"maxLength": MAX_LIST_STRING_CHARS, **items}
     return bounded
