@@ -130,8 +130,10 @@ class LedgerEngine:
                 return hit
             if self.mode == "replay":
                 raise LedgerMissError(key, request.model, _preview(request), str(self.ledger.path))
-        with self.ledger.claim(key) as another_thread_called:
-            if another_thread_called and self.mode == "readwrite":
+        with self.ledger.claim(key):
+            # Look again once the key is ours: another thread may have made this call between our
+            # miss and the claim (while we waited on it, or just before we asked).
+            if self.mode == "readwrite":
                 hit = self._lookup(key, call, request)
                 if hit is not None:
                     return hit
