@@ -260,6 +260,7 @@ class CompiledProgram:
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; an artifact is an ordinary file
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -316,6 +317,12 @@ class CompiledProgram:
         if name == CUSTOM:
             out["custom_class"] = cls.__name__
         return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _lmprog_version() -> str:

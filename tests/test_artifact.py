@@ -473,3 +473,17 @@ def test_make_lm_uses_recorded_settings(tmp_path):
     program = compiled(classify(), lm={"model": "openai/test-model", "temperature": 0.2, "max_tokens": 64})
     lm = program.make_lm(api_base="http://127.0.0.1:9/v1", ledger=tmp_path / "l.db")
     assert lm.model == "openai/test-model" and lm.kwargs["temperature"] == 0.2 and lm.kwargs["max_tokens"] == 64
+
+
+def test_saved_artifact_is_an_ordinary_readable_file(tmp_path):
+    import os
+    import stat
+
+    import lmprog
+    from lmprog.artifact import CompiledProgram
+
+    task = lmprog.Task(inputs=["text"], labels=["a", "b"])
+    path = CompiledProgram(program=lmprog.Classify(task), task=task).save(tmp_path / "compiled.json")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
