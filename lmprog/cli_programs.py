@@ -137,7 +137,7 @@ def register(app: typer.Typer, fail) -> None:
         model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
         with model.ledger.run("predict", {"artifact": str(compiled), "data": str(data), "out": str(out)}):
             summary = predict_file(artifact.program, artifact.task, data, out, lm=model, threads=threads)
-        result = summary.__dict__ | {"ledger": model.ledger.stats(run_id=None)["ledger"]}
+        result = summary.__dict__ | {"ledger": str(model.ledger.path)}
         _print(result, as_json, lambda d, c: c.print(
             f"wrote {d['written']:,} rows to {d['out']} ({d['skipped']:,} already there, {d['failed']:,} failed)"))
 
