@@ -195,6 +195,15 @@ class CompiledProgram:
         """Predict with the program (the LM comes from ``dspy.context`` or the predictors)."""
         return self.program(**inputs)
 
+    @property
+    def zero_shot_score(self) -> float | None:
+        """The dev score of the uncompiled program (the optimizer's ``zero-shot`` candidate), if scored."""
+        return next((c.get("dev_score") for c in self.candidates if c.get("id") == "zero-shot"), None)
+
+    def candidate_scores(self) -> list[dict]:
+        """Every candidate's id, dev score and (for Infer-Retrieve-Rank) stage, without its prompts."""
+        return [{k: c[k] for k in ("id", "dev_score", "stage") if k in c} for c in self.candidates]
+
     def make_lm(self, **kwargs):
         """An ``lmprog.make_lm`` LM with the recorded model and sampling settings; ``kwargs``
         (api_base, api_key, ledger, cache, ...) are added or override them."""

@@ -297,9 +297,8 @@ def _evaluation_report(evaluation, artifact, before: dict) -> dict:
     """The report of an evaluation; the optimizer's dev scores go along as context, never as 'before'
     (dev and this data are different examples)."""
     data = evaluation.report(**before)
-    zero_shot = next((c.get("dev_score") for c in artifact.candidates if c.get("id") == "zero-shot"), None)
-    if zero_shot is not None:
-        data["metrics"]["dev score, zero-shot (compile)"] = zero_shot
+    if artifact.zero_shot_score is not None:
+        data["metrics"]["dev score, zero-shot (compile)"] = artifact.zero_shot_score
     if artifact.dev_score is not None:
         data["metrics"]["dev score, compiled (compile)"] = artifact.dev_score
     return data
@@ -315,44 +314,33 @@ def _compile_report(compiled, setup: _Setup | None, ledger: Path | None = None) 
 
     With the compile's setup at hand, the compiled program is run again on its dev split to fill in
     per-label scores and errors; those are the calls the compile already made, so all ledger hits.
+    Without it, the headline is the optimizer's own dev score.
     """
     from lmprog.evaluation import Evaluation, evaluate, ledger_cost
     from lmprog.ledger import Ledger, ledger_path
 
-    zero_shot = next((c["dev_score"] for c in compiled.candidates if c.get("id") == "zero-shot"), None)
     if setup is not None:
         dev = setup.dev_examples(compiled.optimizer.get("seed", 0))
         evaluation = evaluate(compiled, dev, lm=setup.lm, threads=8)
     else:
         evaluation = Evaluation(task=compiled.task, results=[], program=type(compiled.program).__name__,
                                 lm=compiled.lm.get("model"), compiled=compiled)
-    data = evaluation.report(before=zero_shot, before_label="zero-shot, dev", after_label="compiled, dev",
-                             kind="compile") if evaluation.results else _empty_report(evaluation, zero_shot)
+    data = evaluation.report(before=compiled.zero_shot_score, before_label="zero-shot, dev",
+                             after_label="compiled, dev", kind="compile")
+    if not evaluation.results:
+        data["task"]["metric"] = data["headline"]["metric"] = "dev score"
+        data["headline"]["value"] = compiled.dev_score
+        data["data"]["examples"] = compiled.optimizer.get("dev", 0)
     data["title"] = f"{compiled.task.name} · {type(compiled.program).__name__} · {compiled.lm.get('model')} · compile"
     data["program"]["run_id"] = compiled.run_id
     data["metrics"] |= {"dev score (optimizer)": compiled.dev_score} | _seed_metrics(compiled.optimizer)
-    path = Path(ledger) if ledger else (setup.lm.ledger.path if setup else ledger_path())
-    data["cost"] = ledger_cost(Ledger(path).stats(run_id=compiled.run_id)) if compiled.run_id and \
-        Path(path).exists() else {}
+    if setup is not None:
+        found = setup.lm.ledger
+    else:
+        path = Path(ledger) if ledger else ledger_path()
+        found = Ledger(path) if path.exists() else None
+    data["cost"] = ledger_cost(found.stats(run_id=compiled.run_id)) if found is not None and compiled.run_id else {}
     return data
-
-
-def _empty_report(evaluation, zero_shot) -> dict:
-    """The report of a compile whose dev examples are not at hand: the optimizer's scores only."""
-    compiled = evaluation.compiled
-    return {
-        "kind": "compile", "title": "",
-        "task": {"name": compiled.task.name, "multi_label": compiled.task.multi_label, "metric": "dev score",
-                 "labels": len(compiled.task.labels)},
-        "program": {"class": evaluation.program, "lm": evaluation.lm, "artifact": None, "run_id": None},
-        "data": {"path": None, "examples": compiled.optimizer.get("dev", 0)},
-        "headline": {"metric": "dev score", "value": compiled.dev_score, "before": zero_shot,
-                     "before_label": "zero-shot, dev", "after_label": "compiled, dev"},
-        "metrics": {}, "per_label": [], "confusions": [], "confusion_matrix": None,
-        "calibration": {"source": None, "ece": None, "bins": []}, "cost": {}, "errors": {}, "failures": [],
-        "candidates": [{k: c.get(k) for k in ("id", "dev_score", "stage") if k in c} for c in compiled.candidates],
-        "budget": compiled.budget,
-    }
 
 
 def _seed_metrics(optimizer: dict) -> dict:
@@ -403,13 +391,13 @@ def _write_report(data: dict, path: Path) -> None:
 
 def _compile_summary(compiled, out: Path) -> dict:
     return {"artifact": str(out), "dev_score": compiled.dev_score, "run_id": compiled.run_id,
-            "candidates": [{"id": c["id"], "dev_score": c.get("dev_score")} for c in compiled.candidates],
+            "candidates": compiled.candidate_scores(), "zero_shot_score": compiled.zero_shot_score,
             "spent": compiled.spent, "budget": compiled.budget, "optimizer": {
                 k: v for k, v in compiled.optimizer.items() if k in ("seed", "seed_scores", "seed_mean", "seed_std")}}
 
 
 def _render_compile_summary(data: dict, console) -> None:
-    zero_shot = next((c["dev_score"] for c in data["candidates"] if c["id"] == "zero-shot"), None)
+    zero_shot = data["zero_shot_score"]
     best = data["dev_score"]
     change = f" (zero-shot {zero_shot:.3f}, {100 * (best - zero_shot):+.1f} points)" if zero_shot is not None else ""
     console.print(f"[bold]dev score {best:.3f}[/bold]{change} over {len(data['candidates'])} candidates")

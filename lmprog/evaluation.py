@@ -9,6 +9,7 @@ pays for nothing.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import re
 from collections import Counter
@@ -68,7 +69,7 @@ class Evaluation:
         """True for programs that return a ranking (Infer-Retrieve-Rank), scored at cut-offs."""
         return self.program == "InferRetrieveRank"
 
-    @property
+    @functools.cached_property
     def metrics(self) -> dict[str, float]:
         """Headline candidates: accuracy / F1 for classifiers, RP@k, P@k, R@k for rankings."""
         gold = [r.gold for r in self.results]
@@ -109,9 +110,10 @@ class Evaluation:
 
     def report(self, *, before: float | None = None, before_label: str | None = None,
                after_label: str | None = None, kind: str = "evaluation") -> dict:
-        """The report data (plain JSON) that :mod:`lmprog.report` renders."""
+        """The report data (plain JSON) that :mod:`lmprog.report` renders; with no results, the
+        headline value is None and the tables are empty."""
         metrics = self.metrics
-        if self.headline_metric not in metrics:
+        if self.results and self.headline_metric not in metrics:
             raise ConfigurationError(f"task {self.task.name!r}: unknown metric {self.task.metric!r}; "
                                      f"available: {', '.join(sorted(metrics))}")
         compiled = self.compiled
@@ -122,7 +124,7 @@ class Evaluation:
                      "labels": len(self.task.labels)},
             "program": {"class": self.program, "lm": self.lm, "artifact": None, "run_id": self.run_id},
             "data": {"path": self.data_path, "examples": len(self.results)},
-            "headline": {"metric": self.headline_metric, "value": metrics[self.headline_metric], "before": before,
+            "headline": {"metric": self.headline_metric, "value": metrics.get(self.headline_metric), "before": before,
                          "before_label": before_label, "after_label": after_label},
             "metrics": metrics,
             "per_label": self._per_label(),
@@ -132,8 +134,7 @@ class Evaluation:
             "cost": self.cost,
             "errors": self.errors(),
             "failures": self._failures(),
-            "candidates": [{k: c.get(k) for k in ("id", "dev_score", "stage") if k in c}
-                           for c in (compiled.candidates if compiled else [])],
+            "candidates": compiled.candidate_scores() if compiled else [],
             "budget": (compiled.budget if compiled and compiled.budget else
                        {"max_calls": None, "max_usd": None, "stopped_early": self.budget_stopped}),
         }
@@ -166,7 +167,7 @@ class Evaluation:
 
     def _confusion_matrix(self) -> dict | None:
         names = self.task.labels.names
-        if self.task.multi_label or len(names) > CONFUSION_MATRIX_MAX_LABELS:
+        if self.task.multi_label or len(names) > CONFUSION_MATRIX_MAX_LABELS or not self.results:
             return None
         from sklearn.metrics import confusion_matrix
 
@@ -258,20 +259,28 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
                       cost=cost, data_path=data_path, compiled=compiled, budget_stopped=tracker.exhausted)
 
 
+def run_program(module, inputs, lm) -> tuple[dspy.Prediction | None, str | None, str | None]:
+    """One prediction: ``(prediction, None, None)``, or ``(None, error kind, message)`` when this
+    input failed (budget reached, provider error after retries). lmprog errors a user must act on
+    (a replay miss) are raised."""
+    with dspy.context(lm=lm):
+        try:
+            return module(**inputs), None, None
+        except BudgetExceededError as exc:
+            return None, "budget", str(exc)
+        except LmprogError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a provider failure after retries: this input failed
+            return None, error_kind(exc), f"{type(exc).__name__}: {exc}"[:300]
+
+
 def _run(module, examples, task, lm, threads, progress) -> list[ExampleResult]:
     def one(index: int, example: dspy.Example) -> ExampleResult:
         gold = example.get(task.output_field)
         text = "\n".join(str(example.get(name, "")) for name in task.input_fields)
-        with dspy.context(lm=lm):
-            try:
-                prediction = module(**example.inputs())
-            except BudgetExceededError as exc:
-                return ExampleResult(index, text, gold, None, 0.0, error="budget", message=str(exc))
-            except LmprogError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a provider failure after retries: this example failed
-                return ExampleResult(index, text, gold, None, 0.0, error=error_kind(exc),
-                                     message=f"{type(exc).__name__}: {exc}"[:300])
+        prediction, error, message = run_program(module, example.inputs(), lm)
+        if prediction is None:
+            return ExampleResult(index, text, gold, None, 0.0, error=error, message=message)
         predicted = prediction.get(task.output_field)
         result = ExampleResult(index, text, gold, predicted, example_score(task, example, prediction),
                                confidence=prediction.get("confidence"),
@@ -306,4 +315,4 @@ def ledger_cost(stats: dict) -> dict:
                           | {"module": row.get("name")} for row in stats.get("by_module", [])]}
 
 
-__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost", "zero_shot_version"]
+__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost", "run_program", "zero_shot_version"]

@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import dspy
-
-from lmprog.errors import DataError, LmprogError
-from lmprog.lm.engine import error_kind
+from lmprog.errors import DataError
+from lmprog.evaluation import run_program
 
 
 @dataclass
@@ -92,14 +90,9 @@ def _rows(path: Path, task, *, skip: int) -> Iterator[dict]:
 
 
 def _answer(program, task, lm, row: dict) -> dict:
-    inputs = {name: str(row[name]) for name in task.input_fields}
-    with dspy.context(lm=lm):
-        try:
-            prediction = program(**inputs)
-        except LmprogError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - this row failed after retries; the rest go on
-            return {task.output_field: [] if task.multi_label else None, "error": error_kind(exc)}
+    prediction, error, _message = run_program(program, {name: str(row[name]) for name in task.input_fields}, lm)
+    if prediction is None:  # this row failed after retries; the rest go on
+        return {task.output_field: [] if task.multi_label else None, "error": error}
     answer = {task.output_field: prediction.get(task.output_field), "confidence": prediction.get("confidence")}
     if prediction.get("parse_error"):
         answer["error"] = "parse_failure"
