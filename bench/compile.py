@@ -136,10 +136,13 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test", type=int, default=100, help="test examples scored per cell")
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--methods", default=",".join(METHODS), help="run only these methods' cells (the table "
+                        "still shows every finished cell)")
     parser.add_argument("--table-only", action="store_true", help="print the table of finished cells, run nothing")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.datasets.split(",")
+    to_run = set(args.methods.split(","))
     console = Console()
     # Seeds outermost, so an interrupted run already has a first seed of every data set.
     results: dict[str, dict[str, list[dict]]] = {name: {method: [] for method in METHODS} for name in names}
@@ -148,7 +151,7 @@ def main() -> None:
             for method in METHODS:
                 # zero-shot has nothing to learn: one run serves every seed (std 0)
                 found = cell(name, method, 0 if method == "zero-shot" else seed, args, console,
-                             run=not args.table_only)
+                             run=not args.table_only and method in to_run)
                 if found is not None:
                     results[name][method].append(found)
     rows = [(name, by_method) for name, by_method in results.items() if all(by_method.values())]
