@@ -34,6 +34,10 @@ _EXPORTS = {
     "plan": "lmprog.optimize.plan",
     "evaluate": "lmprog.evaluation",
     "Evaluation": "lmprog.evaluation",
+    "distill": "lmprog.distillation",
+    "Distilled": "lmprog.distillation",
+    "Cascade": "lmprog.distillation",
+    "load_distilled": "lmprog.distillation",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -45,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog.optimize.compile import compile
     from lmprog.optimize.plan import plan
     from lmprog.evaluation import Evaluation, evaluate
+    from lmprog.distillation import Cascade, Distilled, distill, load_distilled
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace

@@ -204,6 +204,15 @@ class CompiledProgram:
         """Every candidate's id, dev score and (for Infer-Retrieve-Rank) stage, without its prompts."""
         return [{k: c[k] for k in ("id", "dev_score", "stage") if k in c} for c in self.candidates]
 
+    def fingerprint(self) -> str:
+        """A hash of what decides the program's answers: task inputs and label space, program class and
+        parameters, every predictor's instructions and demos, and the model. The same however the
+        artifact stores its labels, so a distilled classifier can name the program it came from."""
+        body = {"inputs": dict(self.task.inputs), "labels": self.task.labels.hash,
+                "multi_label": bool(self.task.multi_label), "program": self._program_dict(None, Path.cwd()),
+                "model": (self.lm or {}).get("model")}
+        return hashlib.sha256(b"lmprog.program/1\n" + _canonical(_plain(body, "program"))).hexdigest()
+
     def make_lm(self, **kwargs):
         """An ``lmprog.make_lm`` LM with the recorded model and sampling settings; ``kwargs``
         (api_base, api_key, ledger, cache, ...) are added or override them."""

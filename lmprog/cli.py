@@ -227,9 +227,11 @@ def cache_clear(
     typer.echo(f"deleted {deleted} {what}{scope}")
 
 
+from lmprog.cli_distill import register as register_distill  # noqa: E402
 from lmprog.cli_programs import register  # noqa: E402 - the verbs need _fail defined above
 
 register(app, _fail)
+register_distill(app)
 
 
 def main() -> None:

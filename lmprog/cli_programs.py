@@ -119,27 +119,50 @@ def register(app: typer.Typer, fail) -> None:
 
     @app.command("predict")
     def predict_command(
-        compiled: Path = typer.Argument(..., help="A compiled program (compiled.json).", show_default=False),
+        compiled: Path = typer.Argument(..., help="A compiled program (compiled.json) or a distilled classifier "
+                                                  "(model.skops).", show_default=False),
         data: Path = typer.Option(..., "--data", help="Rows to label (JSONL with the task's input fields).",
                                   show_default=False),
         out: Path = typer.Option(..., "--out", help="Where to write the rows with their labels (JSONL); "
                                                     "rows already there are skipped.", show_default=False),
+        cascade: Optional[Path] = typer.Option(None, "--cascade", show_default=False, help=(
+            "With a classifier: the compiled program it was distilled from, which answers the rows the "
+            "classifier is unsure of.")),
+        max_lm_fraction: Optional[float] = typer.Option(None, "--max-lm-fraction", show_default=False, help=(
+            "Cascade: send at most this share of rows to the LM, at the best score the classifier's cascade "
+            "curve shows [default: 0.2].")),
+        min_score: Optional[float] = typer.Option(None, "--min-score", show_default=False,
+                                                  help="Cascade: the fewest LM calls that reach this score."),
         lm: Optional[str] = LmOption, api_base: Optional[str] = ApiBaseOption,
         program_file: Optional[Path] = typer.Option(None, "--program-file", show_default=False,
                                                     help="The program file of a custom program."),
         threads: int = ThreadsOption, ledger: Optional[Path] = LedgerOption, offline: bool = OfflineOption,
         as_json: bool = JsonOption,
     ) -> None:
-        """Label every row of --data into --out, streaming; a rerun resumes where it stopped."""
+        """Label every row of --data into --out, streaming; a rerun resumes where it stopped.
+
+        Examples: lmprog predict compiled.json --data in.jsonl --out out.jsonl
+
+          lmprog predict model.skops --data in.jsonl --out out.jsonl --cascade compiled.json --max-lm-fraction 0.2
+        """
         from lmprog.predict import predict_file
 
-        artifact = _load_artifact(compiled, program_file)
-        model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
-        with model.ledger.run("predict", {"artifact": str(compiled), "data": str(data), "out": str(out)}):
-            summary = predict_file(artifact.program, artifact.task, data, out, lm=model, threads=threads)
-        result = summary.__dict__ | {"ledger": str(model.ledger.path)}
-        _print(result, as_json, lambda d, c: c.print(
-            f"wrote {d['written']:,} rows to {d['out']} ({d['skipped']:,} already there, {d['failed']:,} failed)"))
+        if compiled.suffix == ".skops":
+            from lmprog.cli_distill import predict_with_classifier
+
+            result = predict_with_classifier(compiled, data, out, cascade=cascade, max_lm_fraction=max_lm_fraction,
+                                             min_score=min_score, lm=lm, api_base=api_base, ledger=ledger,
+                                             offline=offline, threads=threads, program_file=program_file)
+        else:
+            if cascade is not None or max_lm_fraction is not None or min_score is not None:
+                raise ConfigurationError("--cascade, --max-lm-fraction and --min-score go with a distilled "
+                                         f"classifier (model.skops), not {compiled}")
+            artifact = _load_artifact(compiled, program_file)
+            model = _make_lm(lm or artifact.lm.get("model"), api_base, ledger, "replay" if offline else "readwrite")
+            with model.ledger.run("predict", {"artifact": str(compiled), "data": str(data), "out": str(out)}):
+                summary = predict_file(artifact.program, artifact.task, data, out, lm=model, threads=threads)
+            result = summary.__dict__ | {"ledger": str(model.ledger.path)}
+        _print(result, as_json, _render_predict_summary)
 
     @app.command("report")
     def report_command(
@@ -411,6 +434,14 @@ def _render_compile_summary(data: dict, console) -> None:
         console.print(f"seeds {data['optimizer']['seed_scores']}: mean {data['optimizer']['seed_mean']:.3f} "
                       f"± {data['optimizer']['seed_std']:.3f}")
     console.print(f"saved {data['artifact']}" + (f" · report {data['report']}" if data.get("report") else ""))
+
+
+def _render_predict_summary(data: dict, console) -> None:
+    line = f"wrote {data['written']:,} rows to {data['out']} ({data['skipped']:,} already there, {data['failed']:,} failed)"
+    if "lm_rows" in data:
+        line += (f"; the program answered {data['lm_rows']:,} of them (threshold {data['threshold']:.3f}, "
+                 f"{data['lm_fraction_expected']:.0%} expected)")
+    console.print(line)
 
 
 def _render_plan(data: dict, console) -> None:

@@ -21,7 +21,7 @@ import dspy
 
 from lmprog import metrics as m
 from lmprog.artifact import CompiledProgram
-from lmprog.budget import Budget, BudgetTracker
+from lmprog.budget import Budget, tracked
 from lmprog.errors import BudgetExceededError, ConfigurationError, LmprogError
 from lmprog.lm.engine import error_kind
 from lmprog.optimize.search import example_score
@@ -237,14 +237,10 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
     if lm is None:
         raise ConfigurationError("no LM: pass lm=lmprog.make_lm(...)")
     examples = list(examples)
-    engine = getattr(lm, "ledger_engine", None)
-    tracker = BudgetTracker(budget)
-    if engine is not None:
-        engine.budget = tracker
     ledger = getattr(lm, "ledger", None)
     arguments = {"program": type(module).__name__, "task": task.name, "examples": len(examples), "data": data_path,
                  "artifact": artifact_path, "artifact_run": compiled.run_id if compiled else None}
-    try:
+    with tracked(lm, budget) as tracker:
         if ledger is not None:
             with ledger.run("evaluate", arguments) as run_id:
                 results = _run(module, examples, task, lm, threads, progress)
@@ -252,9 +248,6 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
         else:
             run_id, cost = None, {}
             results = _run(module, examples, task, lm, threads, progress)
-    finally:
-        if engine is not None:
-            engine.budget = None
     return Evaluation(task=task, results=results, program=type(module).__name__, lm=str(lm.model), run_id=run_id,
                       cost=cost, data_path=data_path, compiled=compiled, budget_stopped=tracker.exhausted)
 
@@ -305,6 +298,16 @@ def _run(module, examples, task, lm, threads, progress) -> list[ExampleResult]:
     return [r for r in results if r is not None]
 
 
+def headline_score(task: Task, gold: Sequence, predicted: Sequence, *, ranked: bool = False) -> float | None:
+    """The task's headline metric of ``predicted`` against ``gold`` (label, label lists or rankings),
+    as :attr:`Evaluation.score` computes it. With another program's answers as ``gold`` it is the
+    agreement between the two (pairs whose reference answer is missing are left out)."""
+    field_name = task.output_field
+    results = [ExampleResult(i, "", g, p, example_score(task, {field_name: g}, {field_name: p}))
+               for i, (g, p) in enumerate(zip(gold, predicted)) if g is not None]
+    return Evaluation(task=task, results=results, program="InferRetrieveRank" if ranked else "classifier").score
+
+
 def ledger_cost(stats: dict) -> dict:
     """A run's cost for reports, from :meth:`Ledger.stats`."""
     return {"paid_calls": stats["calls"], "ledger_hits": stats["hits"], "prompt_tokens": stats["prompt_tokens"],
@@ -315,4 +318,4 @@ def ledger_cost(stats: dict) -> dict:
                           | {"module": row.get("name")} for row in stats.get("by_module", [])]}
 
 
-__all__ = ["evaluate", "Evaluation", "ExampleResult", "ledger_cost", "run_program", "zero_shot_version"]
+__all__ = ["evaluate", "Evaluation", "ExampleResult", "headline_score", "ledger_cost", "run_program", "zero_shot_version"]

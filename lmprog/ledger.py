@@ -461,6 +461,18 @@ class Ledger:
             totals["run_id"] = run_id
         return totals
 
+    def module_stats(self, module_prefix: str) -> dict:
+        """Paid calls of the modules whose name starts with ``module_prefix`` (e.g. ``Classify:spam``):
+        how many, their mean latency and mean USD (None when some were unpriced)."""
+        row = self._rows(self._conn(), """
+            SELECT count(*) AS calls, avg(latency_ms) AS mean_latency_ms, avg(cost_usd) AS mean_cost_usd,
+                   count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+            FROM calls WHERE error_kind IS NULL AND substr(module, 1, ?) = ?""",
+                         (len(module_prefix), module_prefix))[0]
+        if row["unpriced"]:
+            row["mean_cost_usd"] = None
+        return row
+
     def file_bytes(self) -> int:
         """Size on disk, including the write-ahead log."""
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())

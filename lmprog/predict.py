@@ -37,17 +37,24 @@ def predict_file(program, task, data: str | Path, out: str | Path, *, lm, thread
     and, when the example failed, ``error`` (its kind). Rows missing an input field are an error
     naming the line, raised before anything is written for that row.
     """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return answer_file(lambda batch: list(pool.map(lambda row: _answer(program, task, lm, row), batch)), task,
+                           data, out, chunk=chunk or max(1, threads) * 4, progress=progress)
+
+
+def answer_file(answer_batch: Callable[[list[dict]], list[dict]], task, data: str | Path, out: str | Path, *,
+                chunk: int = 256, progress: Callable[[int], None] | None = None) -> PredictSummary:
+    """:func:`predict_file` with any answerer: ``answer_batch(rows)`` returns one answer dict per row
+    (a distilled classifier, a cascade, or a program)."""
     data, out = Path(data), Path(out)
     if not data.is_file():
         raise DataError(f"{data} does not exist", path=str(data))
     done = _resume(out)
-    chunk = chunk or max(1, threads) * 4
     rows = _rows(data, task, skip=done)
     written = failed = 0
-    with out.open("a", encoding="utf-8") as sink, \
-            concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    with out.open("a", encoding="utf-8") as sink:
         while batch := list(itertools.islice(rows, chunk)):
-            answers = list(pool.map(lambda row: _answer(program, task, lm, row), batch))
+            answers = answer_batch(batch)
             for row, answer in zip(batch, answers):
                 failed += "error" in answer
                 sink.write(json.dumps({**row, **answer}, ensure_ascii=False) + "\n")

@@ -136,3 +136,25 @@ def candidates_svg(candidates: list[dict], best: str | None) -> str | None:
         ax.set_ylabel("dev score")
         ax.grid(axis="y", alpha=0.3)
         return _svg(fig, "candidates")
+
+
+def cascade_svg(curve: list[dict], chosen: dict | None, program_score: float | None, metric: str) -> str | None:
+    """The cascade's score against the fraction of inputs sent to the LM, the chosen point marked."""
+    points = [p for p in curve if p.get("score") is not None]
+    if not points:
+        return None
+    with _figure(5.5, 3.6) as fig:
+        ax = fig.add_subplot()
+        ax.plot([100 * p["lm_fraction"] for p in points], [p["score"] for p in points], "-o", color=_BLUE,
+                markersize=2.5, label="cascade")
+        if program_score is not None:
+            ax.axhline(program_score, linestyle="--", color=_GREY, label="program alone")
+        if chosen is not None and chosen.get("score") is not None:
+            ax.plot([100 * chosen["lm_fraction"]], [chosen["score"]], "o", color=_GREEN, markersize=8,
+                    label=f"chosen: {100 * chosen['lm_fraction']:.0f}% to the LM")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("inputs sent to the LM (%)")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", frameon=False)
+        return _svg(fig, "cascade")

@@ -1,0 +1,270 @@
+"""``lmprog.distill``: from a compiled LM program to a scikit-learn classifier that costs nothing per call.
+
+1. the program pseudo-labels the unlabelled texts (ledgered, budgeted, parallel, resumable);
+2. noisy pseudo-labels are filtered out, and each reason counted;
+3. a Pipeline is trained on what is left (classes balanced by weight);
+4. agreement with the program is measured out of fold (5-fold cross-validation), and with gold
+   data the program, the classifier and the cascade are scored against gold;
+5. the cascade curve (score against the fraction of inputs sent to the LM) is drawn, on gold when
+   given, else on the out-of-fold answers against the program's own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import dspy
+import numpy as np
+
+from lmprog.artifact import CompiledProgram
+from lmprog.budget import Budget, tracked
+from lmprog.distillation.cascade import cascade_curve
+from lmprog.distillation.classifier import FEATURES, Distilled, build_pipeline, input_text
+from lmprog.distillation.pseudo_labels import (RANKED_PSEUDO_LABELS, PseudoLabel, confidence_known,
+                                               filter_pseudo_labels, label_inputs)
+from lmprog.errors import ConfigurationError, DataError
+from lmprog.evaluation import headline_score
+from lmprog.modules.classify import Classify
+from lmprog.modules.irera import InferRetrieveRank
+
+MIN_TRAINING_EXAMPLES = 10
+CV_FOLDS = 5
+
+
+def distill(compiled: CompiledProgram, unlabeled, *, lm=None, features: str = "tfidf", gold=None,
+            min_confidence: float | None = None, samples: int = 1, balance: bool = True, seed: int = 0,
+            budget: Budget | None = None, threads: int = 8, artifact_path: str | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> Distilled:
+    """Distill ``compiled`` into a classifier trained on its answers to ``unlabeled``.
+
+    Args:
+        compiled: a :class:`~lmprog.CompiledProgram` (``lmprog.compile`` or ``lmprog.load``).
+        unlabeled: texts to pseudo-label: a data file (JSONL, JSON, CSV, TSV with the task's input
+            fields), or a sequence of dicts, ``dspy.Example``s or strings (single-input tasks).
+        lm: the LM the program labels with (default: the artifact's recorded model).
+        features: ``"tfidf"`` (word and character n-grams) or ``"embeddings"`` (sentence-transformers,
+            the ``dense`` extra).
+        gold: labelled examples (a file or a sequence) to score program, classifier and cascade on,
+            and to draw the cascade curve on.
+        min_confidence: drop pseudo-labels whose confidence (logprobs, or agreement between samples)
+            is below this.
+        samples: answers drawn per input (Classify programs); above 1 the confidence is their agreement,
+            so ``min_confidence`` drops inputs the samples disagree on.
+        balance: weight classes inversely to their frequency.
+        seed: for the cross-validation folds and the model.
+        budget: a cap on paid LM calls / USD; reaching it trains on what was labelled so far.
+        progress: called with ``(stage, done, total)`` while labelling.
+    """
+    if features not in FEATURES:
+        raise ConfigurationError(f"unknown features {features!r}; use one of {', '.join(FEATURES)}")
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ConfigurationError(f"min_confidence must be between 0 and 1, not {min_confidence}")
+    task = compiled.task
+    ranked = isinstance(compiled.program, InferRetrieveRank)
+    program = _labelling_program(compiled.program, samples)
+    lm = lm if lm is not None else compiled.make_lm()
+    inputs = _inputs(unlabeled, task)
+    gold_examples = _gold(gold, task) if gold is not None else None
+    ledger = getattr(lm, "ledger", None)
+    arguments = {"artifact": artifact_path, "fingerprint": compiled.fingerprint(), "texts": len(inputs),
+                 "samples": samples, "gold": len(gold_examples) if gold_examples is not None else None}
+    with tracked(lm, budget) as tracker, (ledger.run("distill", arguments) if ledger is not None
+                                          else _no_run()) as run_id:
+        labels = label_inputs(program, inputs, task, lm=lm, threads=threads, ranked=ranked,
+                              progress=progress and (lambda d, t: progress("pseudo-label", d, t)))
+        if min_confidence is not None and not confidence_known(labels):
+            raise ConfigurationError("min_confidence needs a confidence, but the program reported none (its LM "
+                                     "returns no logprobs): pass samples=3 to measure agreement between samples")
+        gold_answers = None
+        if gold_examples is not None:
+            gold_answers = label_inputs(program, [dict(ex.inputs()) for ex in gold_examples], task, lm=lm,
+                                        threads=threads, ranked=False,
+                                        progress=progress and (lambda d, t: progress("program on gold", d, t)))
+    kept, dropped, rare = filter_pseudo_labels(labels, task, min_confidence=min_confidence)
+    _check_enough(kept, dropped, len(labels), task)
+    texts = [input_text(task.input_fields, item.inputs) for item in kept]
+    answers = [item.answer for item in kept]
+    classes = sorted({a for answer in answers for a in (answer if task.multi_label else [answer])})
+    distilled = Distilled(pipeline=build_pipeline(features, multi_label=task.multi_label, balance=balance, seed=seed),
+                          task=task, classes=classes, ranked=ranked, features=features,
+                          labels_hash=task.labels.hash, program={
+                              "class": type(compiled.program).__name__, "fingerprint": compiled.fingerprint(),
+                              "model": compiled.lm.get("model"), "artifact": artifact_path,
+                              "compile_run": compiled.run_id, "distill_run": run_id})
+    X = distilled.features_of(texts)
+    y = _targets(answers, classes, task.multi_label)
+    oof = _out_of_fold(distilled, X, y, seed)
+    distilled.pipeline.fit(X, y)
+    distilled.training = _training_summary(labels, kept, dropped, rare, classes, task, ranked, tracker, min_confidence,
+                                           samples, balance, seed, features)
+    oof_answers, oof_confidence = distilled.answers(oof), distilled.confidence(oof)
+    distilled.metrics = {"agreement_cv": headline_score(task, answers, oof_answers, ranked=ranked),
+                         "pseudo_labels": len(kept)}
+    curve_on = {"reference": "program (out-of-fold pseudo-labels)", "examples": len(kept),
+                "curve": cascade_curve(oof_confidence, oof_answers, answers, answers, task, ranked=ranked)}
+    if gold_examples is not None:
+        gold_metrics, curve_on = _gold_scores(distilled, gold_examples, gold_answers, ranked)
+        distilled.metrics.update(gold_metrics)
+    distilled.cascade = curve_on
+    distilled.throughput = _throughput(distilled, texts, compiled, lm)
+    return distilled
+
+
+def _labelling_program(program: dspy.Module, samples: int) -> dspy.Module:
+    if samples < 1:
+        raise ConfigurationError(f"samples must be at least 1, not {samples}")
+    if samples == 1:
+        return program
+    if not isinstance(program, Classify):
+        raise ConfigurationError(f"samples= needs a Classify or MultiLabelClassify program, not "
+                                 f"{type(program).__name__}")
+    copy = program.deepcopy()
+    copy.samples = samples
+    return copy
+
+
+def _inputs(unlabeled, task) -> list[dict]:
+    """The unlabelled inputs as dicts of the task's input fields."""
+    from lmprog.data import load_examples
+
+    if isinstance(unlabeled, (str, Path)):
+        unlabeled = load_examples(unlabeled, text=task.input_fields, label=None)
+    rows = []
+    for index, item in enumerate(unlabeled):
+        if isinstance(item, str):
+            if len(task.input_fields) != 1:
+                raise DataError(f"unlabeled item {index} is a string, but task {task.name!r} has "
+                                f"{len(task.input_fields)} input fields: pass dicts")
+            rows.append({task.input_fields[0]: item})
+            continue
+        source = item.inputs() if isinstance(item, dspy.Example) and item._input_keys else item
+        missing = [name for name in task.input_fields if name not in source]
+        if missing:
+            raise DataError(f"unlabeled item {index} has no input field {missing[0]!r}")
+        rows.append({name: str(source[name]) for name in task.input_fields})
+    if not rows:
+        raise DataError("there are no unlabeled texts to distill from")
+    return rows
+
+
+def _gold(gold, task) -> list[dspy.Example]:
+    from lmprog.data import load_examples
+
+    if isinstance(gold, (str, Path)):
+        gold = load_examples(gold, text=task.input_fields, label=task.output_field, multi_label=task.multi_label,
+                             labels=task.labels)
+    examples = list(gold)
+    if not examples:
+        raise DataError("the gold data has no examples")
+    return examples
+
+
+def _check_enough(kept: list[PseudoLabel], dropped, total: int, task) -> None:
+    reasons = ", ".join(f"{n} {reason}" for reason, n in dropped.most_common()) or "none dropped"
+    distinct = {a for item in kept for a in (item.answer if task.multi_label else [item.answer])}
+    if len(kept) < MIN_TRAINING_EXAMPLES or len(distinct) < 2:
+        raise DataError(f"only {len(kept)} of {total} pseudo-labels are usable ({reasons}), with {len(distinct)} "
+                        f"distinct labels; distill needs at least {MIN_TRAINING_EXAMPLES} with 2 labels: give more "
+                        "unlabeled texts, a larger budget or a lower min_confidence")
+
+
+def _targets(answers: list, classes: list[str], multi_label: bool):
+    if not multi_label:
+        return np.asarray(answers, dtype=object)
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    return MultiLabelBinarizer(classes=classes).fit_transform(answers)
+
+
+def _out_of_fold(distilled: Distilled, X, y, seed: int) -> np.ndarray:
+    """Cross-validated probabilities: each example predicted by a model that did not train on it."""
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+
+    if distilled.multi_label:
+        folds = KFold(n_splits=min(CV_FOLDS, len(y)), shuffle=True, random_state=seed)
+    else:
+        smallest = min(np.unique(y, return_counts=True)[1])
+        folds = StratifiedKFold(n_splits=max(2, min(CV_FOLDS, smallest)), shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # A fold may miss a rare label entirely: sklearn warns and predicts it as absent, which is right here.
+        warnings.simplefilter("ignore", UserWarning)
+        return np.asarray(cross_val_predict(clone(distilled.pipeline), X, y, cv=folds, method="predict_proba"),
+                          dtype=float)
+
+
+def _gold_scores(distilled: Distilled, gold_examples, gold_answers: list[PseudoLabel], ranked: bool):
+    task = distilled.task
+    gold = [ex.get(task.output_field) for ex in gold_examples]
+    program = [item.answer if item.error is None else ([] if task.multi_label else None) for item in gold_answers]
+    # The program's answers as a reference: what it would teach (a ranking's top labels), None where it failed.
+    reference = [None if item.error is not None else item.answer[:RANKED_PSEUDO_LABELS] if ranked else item.answer
+                 for item in gold_answers]
+    proba = distilled.predict_proba(gold_examples)
+    answers, confidence = distilled.answers(proba), distilled.confidence(proba)
+    metrics = {"gold_examples": len(gold), "program_score": headline_score(task, gold, program, ranked=ranked),
+               "classifier_score": headline_score(task, gold, answers, ranked=ranked),
+               "agreement_gold": headline_score(task, reference, answers, ranked=ranked),
+               "program_errors_on_gold": sum(item.error is not None for item in gold_answers)}
+    curve = {"reference": "gold", "examples": len(gold),
+             "curve": cascade_curve(confidence, answers, program, gold, task, ranked=ranked)}
+    return metrics, curve
+
+
+def _throughput(distilled: Distilled, texts: list[str], compiled: CompiledProgram, lm) -> dict:
+    """Classifier predictions per second (measured now, in one batch) and the program's, from the
+    latency and cost the ledger recorded for its calls."""
+    repeats = max(1, 2000 // max(1, len(texts)))
+    started = time.perf_counter()
+    for _ in range(repeats):
+        distilled.predict_proba(texts)
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {"classifier_predictions_per_second": len(texts) * repeats / seconds if seconds else None,
+                           "classifier_usd_per_1000": 0.0}
+    ledger = getattr(lm, "ledger", None)
+    if ledger is not None:
+        module = f"{type(compiled.program).__name__}:{compiled.task.name}"
+        stats = ledger.module_stats(module)
+        calls_per_prediction = len(compiled.program.named_predictors())
+        if stats["calls"] and stats["mean_latency_ms"]:
+            per_prediction = stats["mean_latency_ms"] / 1000 * calls_per_prediction
+            out.update(program_seconds_per_prediction=per_prediction,
+                       program_predictions_per_second=1 / per_prediction,
+                       program_usd_per_1000=None if stats["mean_cost_usd"] is None
+                       else stats["mean_cost_usd"] * calls_per_prediction * 1000,
+                       program_latency_from=f"mean of the ledger's {stats['calls']:,} paid calls of {module}")
+    return out
+
+
+def _training_summary(labels, kept, dropped, rare, classes, task, ranked, tracker, min_confidence, samples, balance,
+                      seed, features) -> dict:
+    summary = {"texts": len(labels), "pseudo_labelled": sum(item.error is None for item in labels),
+               "kept": len(kept), "dropped": dict(dropped), "rare_labels_removed": rare, "classes": len(classes),
+               "label_space": len(task.labels), "min_confidence": min_confidence, "samples": samples,
+               "balance": "class weights inversely proportional to frequency" if balance else None,
+               "seed": seed, "features": features, "spent": tracker.summary(),
+               "budget_stopped": tracker.exhausted, "notes": []}
+    if len(classes) < len(task.labels):
+        unseen = len(task.labels) - len(classes)
+        summary["notes"].append(f"trained on the {len(classes):,} labels the pseudo-labels use; the other "
+                                f"{unseen:,} of the {len(task.labels):,} labels are never predicted")
+    if tracker.exhausted:
+        failed = dropped.get("failed", 0)
+        summary["notes"].append(f"the budget stopped pseudo-labelling: {failed:,} texts were not labelled")
+    if ranked:
+        summary["notes"].append("a ranking program: pseudo-labels are the labels its Rank step chose; the classifier "
+                                "ranks its labels by probability")
+    return summary
+
+
+class _no_run:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return None
