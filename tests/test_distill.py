@@ -267,3 +267,21 @@ def test_a_tampered_label_mapping_is_refused(labelled, tmp_path):
     sio.dump(document, path)
     with pytest.raises(ArtifactError, match="newer lmprog"):
         lmprog.load_distilled(path)
+
+
+@pytest.mark.local
+@pytest.mark.slow
+def test_a_short_distill_with_the_embedded_model(tmp_path):
+    """Real calls to SmolLM2 (fresh ledger): the compiled sms_spam example labels 24 test texts (half of
+    them spam), a classifier learns its answers, and a rerun answers every call from the ledger."""
+    pytest.importorskip("llama_cpp")
+    compiled = lmprog.load(REPO / "examples" / "sms_spam" / "compiled.json")
+    texts = [json.loads(line)["text"] for line in
+             (REPO / "examples" / "sms_spam" / "test.jsonl").read_text().splitlines()[:24]]
+    lm = lmprog.make_lm("local/smollm2", ledger=tmp_path / "ledger.db")
+    distilled = lmprog.distill(compiled, texts, lm=lm, threads=2)
+    assert distilled.training["texts"] == 24 and distilled.training["spent"]["calls"] == 24
+    assert set(distilled.classes) == {"ham", "spam"}
+    assert distilled.throughput["program_predictions_per_second"] > 0
+    again = lmprog.distill(compiled, texts, lm=lm, threads=2)
+    assert again.training["spent"]["calls"] == 0 and again.predict(texts) == distilled.predict(texts)
