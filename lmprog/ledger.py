@@ -1,12 +1,15 @@
 """The SQLite ledger: one row per LM call, which is both the record of what was spent and the cache.
 
-Layout (schema version 1):
+Layout:
 
 ``calls``  one row per call attempt. A successful call has ``error_kind`` NULL and a unique ``key``;
            failed attempts (rate limits, server errors, timeouts) are kept too, for reports.
 ``texts``  long strings of requests, stored once by content hash (the system prompt and few-shot
            demos repeat across thousands of calls; storing them once is what keeps the file small).
 ``runs``   one row per run (a command or a Python session): totals and ledger hits.
+``claims`` (schema version 2) the keys being called right now, and by which process, so that two
+           processes asking for the same uncached call pay for it once: the second waits for the
+           first's answer. A claim whose process has died (or that is older than an hour) is void.
 
 Writes commit one call at a time in WAL mode, so a killed process loses no finished call, and
 many threads and processes can share one file. Each thread gets its own connection.
@@ -37,11 +40,13 @@ from lmprog import ledger_codec as codec
 from lmprog.errors import LedgerError
 
 DEFAULT_LEDGER = Path("cache") / "lmprog.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CACHE_MODES = ("readwrite", "replay", "refresh", "off")
 
 _BUSY_TIMEOUT_MS = 60_000
 _HIT_FLUSH_SECONDS = 2.0
+_CLAIM_STALE_SECONDS = 3600.0  # longer than any call (with retries) takes
+_CLAIM_POLL_SECONDS = 0.05
 
 migrations = Migrations("lmprog.ledger")
 
@@ -83,9 +88,24 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_claims(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE claims (key BLOB PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
+
+
 def ledger_path(path: str | os.PathLike | None = None) -> Path:
     """``path``, else ``$LMPROG_LEDGER``, else ``cache/lmprog.db`` under the current directory."""
     return Path(path if path is not None else os.environ.get("LMPROG_LEDGER") or DEFAULT_LEDGER)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def canonical_json(value: Any) -> str:
@@ -312,6 +332,7 @@ class Ledger:
                                  [(h, codec.pack_text(t)) for h, t in new_texts.items()])
             if record.error_kind is None:
                 conn.execute("DELETE FROM calls WHERE key = ? AND error_kind IS NULL", (key,))
+                conn.execute("DELETE FROM claims WHERE key = ?", (key,))
             conn.execute(
                 "INSERT INTO calls (key, model, request, response, response_extra, finish_reason, prompt_tokens, "
                 "completion_tokens, cost_usd, latency_ms, created_at, run_id, module, error_kind, error) "
@@ -323,10 +344,11 @@ class Ledger:
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[bool]:
-        """Make one call per key at a time in this process; yields True if another thread just made it.
+        """Make one call per key at a time, across threads and processes; yields True if it waited
+        for another thread or process that was making the same call (look the key up again then).
 
-        Threads that ask for the same uncached call together wait for the first one's answer
-        instead of paying for it again.
+        Threads and processes that ask for the same uncached call together wait for the first one's
+        answer instead of paying for it again; :meth:`put` of a success ends the claim.
         """
         with self._lock:
             running = self._inflight.get(key)
@@ -337,10 +359,34 @@ class Ledger:
             yield True
             return
         try:
-            yield False
+            waited = self._claim_across_processes(key)
+            try:
+                yield waited
+            finally:
+                self._release_claim(key)
         finally:
             with self._lock:
                 self._inflight.pop(key).set()
+
+    def _claim_across_processes(self, key: str) -> bool:
+        """Take the key's claim, waiting while a live process holds it or until its answer is stored."""
+        blob, pid, waited = bytes.fromhex(key), os.getpid(), False
+        while True:
+            with self._write() as conn:
+                row = conn.execute("SELECT pid, claimed_at FROM claims WHERE key = ?", (blob,)).fetchone()
+                if row is None or row[0] == pid or not _process_alive(row[0]) \
+                        or time.time() - row[1] > _CLAIM_STALE_SECONDS:
+                    conn.execute("INSERT OR REPLACE INTO claims (key, pid, claimed_at) VALUES (?, ?, ?)",
+                                 (blob, pid, time.time()))
+                    return waited
+            if self.get(key) is not None:
+                return True
+            waited = True
+            time.sleep(_CLAIM_POLL_SECONDS)
+
+    def _release_claim(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE key = ? AND pid = ?", (bytes.fromhex(key), os.getpid()))
 
     def count_hit(self, run_id: str | None = None) -> None:
         """Count one cache hit for the run; counts reach the file every few seconds and at run end."""

@@ -15,6 +15,7 @@ Only the standard library is imported, so this module is cheap to import.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import random
 import re
@@ -64,8 +65,10 @@ class TestLMServer:
     in the last user message wins, else the ``"default"`` entry), or None (echo the last user message).
     A rule that raises makes the server answer 500 with the error message.
 
-    ``faults`` maps fault kinds (see ``FAULT_KINDS``) to probabilities, drawn from ``random.Random(seed)``;
-    ``fail_next`` queues faults deterministically. ``latency``, ``faults``, ``retry_after`` and
+    ``faults`` maps fault kinds (see ``FAULT_KINDS``) to probabilities, drawn from ``random.Random(seed)``
+    in arrival order, or with ``faults_by_request`` from the request body and how many times it came
+    before (the same faults whatever order threads send in: the n-th attempt of a request meets the
+    same fate in every run); ``fail_next`` queues faults deterministically. ``latency``, ``faults``, ``retry_after`` and
     ``timeout_seconds`` may be changed while the server runs.
     """
 
@@ -83,6 +86,7 @@ class TestLMServer:
         seed: int = 0,
         retry_after: float = 1,
         timeout_seconds: float = 30.0,
+        faults_by_request: bool = False,
     ):
         self.rule = rule
         self.model = model
@@ -93,6 +97,8 @@ class TestLMServer:
         self.seed = seed
         self.retry_after = retry_after
         self.timeout_seconds = timeout_seconds
+        self.faults_by_request = faults_by_request
+        self._seen_bodies: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._queued: collections.deque[str] = collections.deque()
@@ -212,6 +218,7 @@ class TestLMServer:
             self._request_count = 0
             self._fault_counts.clear()
             self._queued.clear()
+            self._seen_bodies.clear()
             self._random.seed(self.seed)
 
     # -- used by the request handler -----------------------------------------------------------
@@ -222,12 +229,12 @@ class TestLMServer:
             if body is not None:
                 self._requests.append(body)
 
-    def _next_fault(self) -> Optional[str]:
+    def _next_fault(self, body: Optional[dict] = None) -> Optional[str]:
         with self._lock:
             if self._queued:
                 kind = self._queued.popleft()
             else:
-                kind, draw = None, self._random.random()
+                kind, draw = None, self._draw(body)
                 for candidate, probability in self._faults.items():
                     draw -= probability
                     if draw < 0:
@@ -236,6 +243,14 @@ class TestLMServer:
             if kind is not None:
                 self._fault_counts[kind] = self._fault_counts.get(kind, 0) + 1
             return kind
+
+    def _draw(self, body: Optional[dict]) -> float:
+        if not self.faults_by_request:
+            return self._random.random()
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        attempt = self._seen_bodies[digest]
+        self._seen_bodies[digest] += 1
+        return random.Random(f"{self.seed}:{digest}:{attempt}").random()
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the server stops first; True if it stopped."""
@@ -406,7 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body("request body must be a JSON object", "invalid_request_error"))
             return
         owner._record(body)
-        fault = owner._next_fault()
+        fault = owner._next_fault(body)
         if owner._sleep(owner.latency) or (fault == "timeout" and owner._sleep(owner.timeout_seconds)):
             self.close_connection = True  # stopping: hang up without answering
             return

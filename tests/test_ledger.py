@@ -46,7 +46,8 @@ def test_migrating_a_blank_file_creates_the_schema(tmp_path):
     assert ledger.schema_version == len(migrations._migrations)
     # Opening again applies nothing new.
     Ledger(tmp_path / "new.db")
-    assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial"]
+    assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial", "m002_claims"]
+    assert {row[1] for row in conn.execute("PRAGMA table_info(claims)")} == {"key", "pid", "claimed_at"}
 
 
 def test_newer_schema_is_refused(tmp_path):

@@ -113,11 +113,11 @@ def _first_env_key(model: str) -> str | None:
 
 
 def _api_engine(model: str, *, api_base: str | None, api_key: str | None, timeout: float | None):
-    from lmprog.lm.dspy_lm import LiteLLMEngine, OpenAICompatibleEngine
+    from lmprog.lm.dspy_lm import CheckedLiteLLMEngine, OpenAICompatibleEngine
 
     options = {k: v for k, v in {"api_base": api_base, "api_key": api_key, "timeout": timeout}.items()
                if v is not None}
-    cls = OpenAICompatibleEngine if api_base else LiteLLMEngine
+    cls = OpenAICompatibleEngine if api_base else CheckedLiteLLMEngine
     return cls(**options)
 
 

@@ -7,6 +7,8 @@ from lmprog.lm.env import prepare_environment
 prepare_environment()
 
 import dspy  # noqa: E402
+from dspy._vendor.lm15.errors import ServerError  # noqa: E402
+from dspy.clients._http import retry_after_seconds  # noqa: E402
 from dspy.clients.engines.litellm_engine import LiteLLMEngine  # noqa: E402
 from dspy.utils.exceptions import LMError  # noqa: E402
 
@@ -60,7 +62,63 @@ def _reraise_lmprog_cause(exc: BaseException) -> None:
         seen = seen.__cause__ or seen.__context__
 
 
-class OpenAICompatibleEngine(LiteLLMEngine):
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After would stall a compile; DSPy's backoff takes over
+
+
+class CheckedLiteLLMEngine(LiteLLMEngine):
+    """DSPy's LiteLLM engine, with two gaps of DSPy 3.4.1 closed:
+
+    - a rate limit's ``Retry-After`` header reaches DSPy's retry loop (litellm keeps it in
+      ``litellm_response_headers``, where DSPy does not look), capped at ``MAX_RETRY_AFTER``;
+    - an answer with no choices is a server error (retried, never stored as an empty answer).
+    """
+
+    def complete(self, request):
+        try:
+            return super().complete(request)
+        except ServerError as exc:
+            if "Received response - <APIResponse [200" in str(exc):  # a 200 whose body is not valid JSON
+                raise MalformedResponseError(f"the provider's answer is not valid JSON: {exc}",
+                                             provider="litellm") from exc
+            _add_retry_hint(exc)
+            raise
+        except Exception as exc:
+            _add_retry_hint(exc)
+            raise
+
+    def _response(self, raw, request):
+        if self.model_type == "chat" and not getattr(raw, "choices", None):
+            raise EmptyResponseError("the provider answered with no choices", provider="litellm")
+        return super()._response(raw, request)
+
+
+class EmptyResponseError(ServerError):
+    """A provider answer without choices (retried; recorded as ``empty_response``)."""
+
+
+class MalformedResponseError(ServerError):
+    """A provider answer whose body does not parse (retried; recorded as ``malformed_response``)."""
+
+
+def _add_retry_hint(exc: BaseException) -> None:
+    if not hasattr(exc, "retry_after"):
+        return
+    seconds = exc.retry_after
+    if seconds is None:
+        seen = exc.__cause__ or exc.__context__
+        while seen is not None and seconds is None:
+            for headers in (getattr(seen, "litellm_response_headers", None), getattr(seen, "headers", None),
+                            getattr(getattr(seen, "response", None), "headers", None)):
+                value = headers.get("retry-after") if headers else None
+                if value is not None:
+                    seconds = retry_after_seconds(value)
+                    break
+            seen = seen.__cause__ or seen.__context__
+    if seconds is not None:
+        exc.retry_after = min(float(seconds), MAX_RETRY_AFTER)
+
+
+class OpenAICompatibleEngine(CheckedLiteLLMEngine):
     """LiteLLM with ``max_tokens`` for self-hosted servers reached through ``api_base``.
 
     DSPy sends ``max_completion_tokens``, which llama.cpp's server ignores (outputs then run to

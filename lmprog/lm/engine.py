@@ -29,6 +29,8 @@ class _ErrorKind:
 # Most specific first; matched by class name (lm15's errors inside the engine, DSPy's LM* wrappers
 # of them outside it), so this module needs no DSPy import.
 _ERROR_KINDS = (
+    _ErrorKind("EmptyResponseError", "empty_response"),
+    _ErrorKind("MalformedResponseError", "malformed_response"),
     _ErrorKind("ContextLengthError", "context_length"),
     _ErrorKind("ContextWindowExceededError", "context_length"),
     _ErrorKind("RateLimitError", "rate_limit"),
