@@ -21,5 +21,7 @@ lmprog compile "$program" --task "examples/$name/task.toml" --ledger "$ledger" -
   --out "examples/$name/compiled.json" --report "examples/$name/compile-report.html"
 lmprog evaluate "examples/$name/compiled.json" --data "examples/$name/test.jsonl" --ledger "$ledger" --threads 2 --baseline \
   --report "examples/$name/report.html"
+lmprog distill "examples/$name/compiled.json" --unlabeled "examples/$name/unlabeled.jsonl" --gold "examples/$name/test.jsonl" \
+  --ledger "$ledger" --threads 2 --out "examples/$name/model.skops" --report "examples/$name/distill-report.html"
 # One self-contained file to commit: fold the write-ahead log into the database.
 python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.execute('PRAGMA journal_mode=DELETE'); c.close()" "$ledger"

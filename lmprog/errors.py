@@ -11,6 +11,7 @@
     └── ArtifactError             a compiled-program artifact is invalid, modified or from a newer lmprog
 
 The CLI prints ``str(error)`` on one line and exits with code 2. Anything else is a bug.
+:class:`LmprogWarning` is for what lmprog fixed on the way (an input cut to the model's context).
 """
 
 from __future__ import annotations
@@ -85,3 +86,7 @@ class ArtifactError(LmprogError):
     def __init__(self, message: str, *, path: str | None = None):
         self.path = path
         super().__init__(message)
+
+
+class LmprogWarning(UserWarning):
+    """Something lmprog changed to carry on (e.g. an input truncated to the model's context)."""

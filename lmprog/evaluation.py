@@ -283,19 +283,26 @@ def _run(module, examples, task, lm, threads, progress) -> list[ExampleResult]:
             result.message = f"unparsed answer: {str(prediction.get('raw') or '')[:200]!r}"
         return result
 
-    results: list[ExampleResult | None] = [None] * len(examples)
+    return run_in_parallel(one, examples, threads=threads, progress=progress)
+
+
+def run_in_parallel(one: Callable[[int, Any], Any], items: Sequence, *, threads: int,
+                    progress: Callable[[int, int], None] | None = None) -> list:
+    """``[one(i, item) for i, item in enumerate(items)]``, ``threads`` at a time, in input order; an
+    lmprog error (a replay miss) cancels what has not started and is raised."""
+    results: list = [None] * len(items)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = {pool.submit(one, i, ex): i for i, ex in enumerate(examples)}
+        futures = {pool.submit(one, i, item): i for i, item in enumerate(items)}
         try:
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 results[futures[future]] = future.result()
                 if progress:
-                    progress(done, len(examples))
+                    progress(done, len(items))
         except LmprogError:
             for pending in futures:
                 pending.cancel()
             raise
-    return [r for r in results if r is not None]
+    return results
 
 
 def headline_score(task: Task, gold: Sequence, predicted: Sequence, *, ranked: bool = False) -> float | None:
@@ -318,4 +325,4 @@ def ledger_cost(stats: dict) -> dict:
                           | {"module": row.get("name")} for row in stats.get("by_module", [])]}
 
 
-__all__ = ["evaluate", "Evaluation", "ExampleResult", "headline_score", "ledger_cost", "run_program", "zero_shot_version"]
+__all__ = ["evaluate", "Evaluation", "ExampleResult", "headline_score", "ledger_cost", "run_in_parallel", "run_program", "zero_shot_version"]

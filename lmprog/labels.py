@@ -176,6 +176,8 @@ def _make_label(index: int, item: str | Label | Mapping, where: str, separator: 
     name = str(name).strip()
     if not name:
         raise DataError(f"{where}: empty label name")
+    if "\n" in name or "\r" in name:
+        raise DataError(f"{where}: label name {name!r} has a line break; a label name is one line")
     if description is not None:
         description = str(description).strip() or None
     cleaned: list[str] = []

@@ -48,3 +48,27 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path):
     report = json.loads(evaluated.stdout)
     assert report["cost"]["paid_calls"] == 0 and report["cost"]["ledger_hits"] > 0
     assert report["data"]["examples"] == sum(1 for line in (example / "test.jsonl").open() if line.strip())
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_example_distills_offline_from_its_ledger(name, tmp_path):
+    """Each example's unlabeled.jsonl becomes a saved classifier, replayed with zero LM calls; the
+    classifier alone and the cascade then predict."""
+    example = REPO / "examples" / name
+    ledger = tmp_path / "ledger.db"
+    shutil.copy(REPO / "cache" / "examples" / f"{name}.db", ledger)
+    model = tmp_path / "model.skops"
+    distilled = lmprog("distill", example / "compiled.json", "--unlabeled", example / "unlabeled.jsonl", "--gold",
+                       example / "test.jsonl", "--ledger", ledger, "--out", model, "--offline", "--json", cwd=tmp_path)
+    assert distilled.returncode == 0, distilled.stderr
+    data = json.loads(distilled.stdout)
+    assert data["training"]["spent"]["calls"] == 0 and data["training"]["kept"] > 0
+    assert [row["name"] for row in data["comparison"]][:2] == ["program", "classifier"]
+    alone = lmprog("predict", model, "--data", example / "unlabeled.jsonl", "--out", tmp_path / "alone.jsonl",
+                   "--json", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    cascade = lmprog("predict", model, "--data", example / "test.jsonl", "--out", tmp_path / "cascade.jsonl",
+                     "--cascade", example / "compiled.json", "--max-lm-fraction", "0.2", "--ledger", ledger,
+                     "--offline", "--json", cwd=tmp_path)
+    assert cascade.returncode == 0, cascade.stderr
+    assert json.loads(cascade.stdout)["written"] == sum(1 for line in (example / "test.jsonl").open() if line.strip())

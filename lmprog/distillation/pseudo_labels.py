@@ -8,15 +8,13 @@ failed calls, no label, confidence under a threshold, repeated texts, and labels
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmprog.errors import LmprogError
-from lmprog.evaluation import run_program
+from lmprog.evaluation import run_in_parallel, run_program
 from lmprog.task import Task
 
 # Drop reasons, in the order the filter applies them (reports list them in this order).
@@ -49,19 +47,7 @@ def label_inputs(program, inputs: Sequence[dict], task: Task, *, lm, threads: in
         return PseudoLabel(index, row, answer, confidence=prediction.get("confidence"),
                            error="parse_failure" if parse_failed else None)
 
-    results: list[PseudoLabel | None] = [None] * len(inputs)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = {pool.submit(one, i, row): i for i, row in enumerate(inputs)}
-        try:
-            for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress(done, len(inputs))
-        except LmprogError:
-            for pending in futures:
-                pending.cancel()
-            raise
-    return [r for r in results if r is not None]
+    return run_in_parallel(one, inputs, threads=threads, progress=progress)
 
 
 def _ranked_answer(prediction) -> list[str]:

@@ -16,6 +16,7 @@ LOCAL_PREFIX = "local/"
 # Servers reached through an explicit api_base that usually need no key (a placeholder is sent).
 _KEYLESS_WITH_API_BASE = ("openai/", "hosted_vllm/", "lm_studio/", "llamafile/", "ollama/", "ollama_chat/")
 _DEFAULTS = {"temperature": 0.0, "max_tokens": 1024, "num_retries": 4}
+DEFAULT_TIMEOUT = 120.0
 # The embedded model is small and slow on a CPU: a short answer limit keeps a runaway answer cheap.
 _LOCAL_DEFAULTS = {**_DEFAULTS, "max_tokens": 256}
 
@@ -42,7 +43,7 @@ def make_lm(
     api_key: str | None = None,
     ledger: str | os.PathLike | Ledger | None = None,
     cache: str = "readwrite",
-    timeout: float | None = 120.0,
+    timeout: float | None = None,
     **kwargs: Any,
 ):
     """A ``dspy.LM`` for ``model`` whose calls are cached and recorded in the ledger.
@@ -56,7 +57,7 @@ def make_lm(
             Never stored anywhere.
         ledger: a path (default ``$LMPROG_LEDGER``, then ``cache/lmprog.db``) or a :class:`Ledger`.
         cache: ``readwrite``, ``replay`` (offline, a miss is an error), ``refresh`` or ``off``.
-        timeout: seconds per attempt for API models.
+        timeout: seconds per attempt for API models (default ``$LMPROG_TIMEOUT``, else 120).
         **kwargs: sampling defaults passed to ``dspy.LM`` (temperature 0.0, max_tokens 1024, or 256
             for local models, and num_retries 4 unless given).
 
@@ -74,6 +75,8 @@ def make_lm(
         secrets: tuple[str, ...] = ()
     else:
         api_key = _resolve_api_key(model, api_key, api_base)
+        if timeout is None:
+            timeout = _env_timeout()
         inner = _api_engine(model, api_base=api_base, api_key=api_key, timeout=timeout)
         secrets = (api_key,) if api_key else ()
     from lmprog.lm.engine import LedgerEngine
@@ -83,6 +86,19 @@ def make_lm(
 
     defaults = _LOCAL_DEFAULTS if model.startswith(LOCAL_PREFIX) else _DEFAULTS
     return LedgeredLM(model, engine=engine, cache=False, **{**defaults, **kwargs})
+
+
+def _env_timeout() -> float:
+    value = os.environ.get("LMPROG_TIMEOUT")
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(f"LMPROG_TIMEOUT={value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise ConfigurationError(f"LMPROG_TIMEOUT must be more than 0 seconds, not {value}")
+    return seconds
 
 
 def _resolve_api_key(model: str, api_key: str | None, api_base: str | None) -> str | None:

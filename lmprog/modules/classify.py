@@ -17,6 +17,7 @@ from dspy.utils.exceptions import AdapterParseError
 from lmprog.errors import ConfigurationError
 from lmprog.lm.context import module_name
 from lmprog.modules import confidence as conf
+from lmprog.modules.context_fit import fit_inputs
 from lmprog.task import MAX_LISTED_LABELS, Task
 
 
@@ -106,6 +107,7 @@ class Classify(dspy.Module):
             config.update(n=self.samples, temperature=self.sample_temperature)
         elif self._wants_logprobs(lm):
             config["logprobs"] = True
+        inputs = fit_inputs(inputs, self.predict, lm)
         with module_name(f"{type(self).__name__}:{self.task.name}"), constrained(lm, LabelAdapter.for_task(self.task)):
             try:
                 prediction = self.predict(**inputs, config=config)

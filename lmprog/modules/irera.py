@@ -17,6 +17,7 @@ from lmprog.errors import ConfigurationError
 from lmprog.labels import LabelSpace
 from lmprog.lm.context import module_name
 from lmprog.modules.classify import LabelAdapter, constrained, current_lm
+from lmprog.modules.context_fit import fit_inputs
 from lmprog.modules.retriever import LabelRetriever
 from lmprog.task import Task
 
@@ -96,10 +97,10 @@ class InferRetrieveRank(dspy.Module):
                                confidence=None, confidence_source=None)
 
     def _infer(self, inputs: dict) -> list[str]:
-        current_lm(self.infer)  # a clear error now rather than deep inside DSPy
+        lm = current_lm(self.infer)  # a clear error now rather than deep inside DSPy
         with module_name(f"InferRetrieveRank:{self.task.name}.infer"):
             try:
-                answer = self.infer(**inputs)[QUERIES_FIELD]
+                answer = self.infer(**fit_inputs(inputs, self.infer, lm))[QUERIES_FIELD]
             except AdapterParseError as error:
                 answer = error.lm_response or ""
         return _as_phrases(answer)
@@ -110,7 +111,7 @@ class InferRetrieveRank(dspy.Module):
         with module_name(f"InferRetrieveRank:{self.task.name}.rank"), \
                 constrained(lm, LabelAdapter(RANKING_FIELD, shortlist, multi=True)):
             try:
-                answer = self.rank(**inputs, **{OPTIONS_FIELD: shortlist})[RANKING_FIELD]
+                answer = self.rank(**fit_inputs(inputs, self.rank, lm), **{OPTIONS_FIELD: shortlist})[RANKING_FIELD]
             except AdapterParseError as error:
                 answer = error.lm_response or ""
         text = "\n".join(map(str, answer)) if isinstance(answer, (list, tuple)) else str(answer or "")
