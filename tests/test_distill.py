@@ -166,7 +166,7 @@ def test_one_label_only_is_a_clear_error(tmp_path):
 def test_multi_label_distills_one_vs_rest(tmp_path):
     task = example_task("nlupp")
     pool, gold_examples = list(task.load("test")), list(task.load("train"))
-    gold = {ex.text: ex.labels for ex in pool + gold_examples}
+    gold = {ex.text: ex["labels"] for ex in pool + gold_examples}
     with TestLMServer(rule=noisy_teacher(task, gold, set())) as server:
         lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
         compiled = CompiledProgram(program=lmprog.MultiLabelClassify(task), task=task, lm={"model": "openai/test-model"})
@@ -222,7 +222,8 @@ def test_cascade_curve_and_threshold_choice():
     assert fractions == sorted(fractions)
     point = choose_threshold(curve, max_lm_fraction=0.5)
     assert point["met"] and point["lm_fraction"] == 0.5 and point["score"] == 1.0  # the three least sure
-    assert choose_threshold(curve, min_score=0.8)["lm_fraction"] == 0.5
+    assert choose_threshold(curve, min_score=0.9)["lm_fraction"] == 0.5
+    assert choose_threshold(curve, min_score=0.8)["lm_fraction"] == pytest.approx(1 / 3)
     assert choose_threshold(curve, max_lm_fraction=0.0)["score"] == 0.5
     assert not choose_threshold(curve, min_score=1.1)["met"]
     with pytest.raises(ConfigurationError, match="exactly one"):
@@ -285,3 +286,17 @@ def test_a_short_distill_with_the_embedded_model(tmp_path):
     assert distilled.throughput["program_predictions_per_second"] > 0
     again = lmprog.distill(compiled, texts, lm=lm, threads=2)
     assert again.training["spent"]["calls"] == 0 and again.predict(texts) == distilled.predict(texts)
+
+
+@pytest.mark.dense
+def test_embedding_features_distill_and_round_trip(labelled, tmp_path):
+    """features="embeddings": all-MiniLM-L6-v2 from the dense extra (offline) under the same model."""
+    pytest.importorskip("sentence_transformers")
+    distilled = lmprog.distill(labelled["compiled"], [{"text": ex.text} for ex in labelled["pool"]],
+                               lm=labelled["lm"], features="embeddings", gold=labelled["gold_examples"],
+                               min_confidence=0.5)
+    assert distilled.features == "embeddings" and distilled.training["spent"]["calls"] == 0  # labels from the ledger
+    assert distilled.metrics["classifier_score"] >= 0.7
+    texts = [ex.text for ex in labelled["gold_examples"]]
+    loaded = lmprog.load_distilled(distilled.save(tmp_path / "dense.skops"))
+    assert loaded.predict(texts) == distilled.predict(texts)
