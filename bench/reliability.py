@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--only", default="faults,crashes,concurrency,hostile")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     table = Table(title="reliability (test server on 127.0.0.1)")
     for column in ("area", "figure", "value", "seconds"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
