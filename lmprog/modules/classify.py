@@ -86,8 +86,9 @@ class Classify(dspy.Module):
             other = "MultiLabelClassify" if task.multi_label else "Classify"
             raise ConfigurationError(f"task {task.name!r} is {'multi' if task.multi_label else 'single'}-label: use {other}")
         if len(task.labels) > MAX_LISTED_LABELS:
+            where = f" (from {task.labels.source})" if task.labels.source else ""
             raise ConfigurationError(
-                f"task {task.name!r} has {len(task.labels):,} labels, too many to list in a prompt "
+                f"task {task.name!r} has {len(task.labels):,} labels{where}, too many to list in a prompt "
                 f"(at most {MAX_LISTED_LABELS}); use InferRetrieveRank"
             )
         if samples < 1:

@@ -342,7 +342,7 @@ def hostile_cases(folder: Path) -> list[dict]:
          "ok")
     label_file("labels_blank_name", b"name,description\nbilling,money\n,no name\n", ".csv", "error", line=3)
     huge = "name\n" + "\n".join(LABELS + [f"skill number {i}" for i in range(100_000 - len(LABELS))]) + "\n"
-    label_file("labels_100k", huge.encode(), ".csv", "error", names=("100,000", "InferRetrieveRank"))
+    label_file("labels_100k", huge.encode(), ".csv", "error", names=("labels_100k.csv", "100,000", "InferRetrieveRank"))
     return cases
 
 
