@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -75,10 +76,26 @@ def spent(ledger, run_id: str | None) -> dict:
     return {"calls": stats["calls"] + stats["hits"], "tokens": stats["prompt_tokens"] + stats["completion_tokens"]}
 
 
+def compile_tokens(ledger_path: Path) -> int:
+    """Tokens of every answered call in a cell's ledger outside its test runs: what the compile paid
+    for, over every process that worked on it (a resumed cell's earlier calls are mere hits in its
+    last run, so the run's own figures would undercount them)."""
+    with sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True) as db:
+        (tokens,) = db.execute(
+            "SELECT COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0) FROM calls "
+            "WHERE error_kind IS NULL AND run_id NOT IN (SELECT id FROM runs WHERE command = 'bench test')"
+        ).fetchone()
+    return tokens
+
+
+def ledger_path_for(name: str, method: str, seed: int, model: str) -> Path:
+    return HERE / ".ledgers" / f"{name}-{method}-{seed}-{model.replace('/', '_')}.db"
+
+
 def run_cell(name: str, method: str, seed: int, model: str, test_size: int, threads: int) -> dict:
     task, labelled, test = load(name, test_size)
     train, dev = labelled.split(train=25, dev=25, seed=seed)
-    ledger_path = HERE / ".ledgers" / f"{name}-{method}-{seed}-{model.replace('/', '_')}.db"
+    ledger_path = ledger_path_for(name, method, seed, model)
     ledger_path.parent.mkdir(exist_ok=True)
     lm = lmprog.make_lm(model, ledger=ledger_path)
     resumed = lm.ledger.stats()["calls"] > 0  # an interrupted cell: its wall time would be too short
@@ -104,14 +121,18 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
         score = test_score(task, program, test, threads)
     compiled_spend, test_spend = spent(lm.ledger, compile_run), spent(lm.ledger, test_run)
     return {"dataset": name, "method": method, "seed": seed, "model": model, "test": len(test), "score": score,
-            "compile_calls": compiled_spend["calls"], "compile_tokens": compiled_spend["tokens"],
+            "compile_calls": compiled_spend["calls"], "compile_tokens": compile_tokens(ledger_path),
             "compile_seconds": compile_seconds, "test_calls": test_spend["calls"], "resumed": resumed}
 
 
 def cell(name: str, method: str, seed: int, args, console: Console, run: bool = True) -> dict | None:
     path = HERE / ".results" / f"{name}-{method}-{seed}-{args.lm.replace('/', '_')}-{args.test}.json"
     if path.exists():
-        return json.loads(path.read_text())
+        result = json.loads(path.read_text())
+        ledger_path = ledger_path_for(name, method, seed, args.lm)
+        if ledger_path.exists():  # figures kept before compile_tokens() counted resumed cells fully
+            result["compile_tokens"] = compile_tokens(ledger_path)
+        return result
     if not run:
         return None
     console.log(f"{name} · {method} · seed {seed} ...")
