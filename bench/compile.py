@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -69,23 +68,28 @@ def test_score(task, program, test, threads: int) -> float:
     return accuracy(gold, predictions)
 
 
-def spent(ledger, run_id: str | None) -> dict:
+def requests_made(ledger, run_id: str | None) -> int:
+    """Every LM request a run made: paid calls plus ledger hits."""
     if run_id is None:
-        return {"calls": 0, "tokens": 0}
+        return 0
     stats = ledger.stats(run_id=run_id)
-    return {"calls": stats["calls"] + stats["hits"], "tokens": stats["prompt_tokens"] + stats["completion_tokens"]}
+    return stats["calls"] + stats["hits"]
 
 
 def compile_tokens(ledger_path: Path) -> int:
-    """Tokens of every answered call in a cell's ledger outside its test runs: what the compile paid
-    for, over every process that worked on it (a resumed cell's earlier calls are mere hits in its
-    last run, so the run's own figures would undercount them)."""
-    with sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True) as db:
-        (tokens,) = db.execute(
-            "SELECT COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0) FROM calls "
-            "WHERE error_kind IS NULL AND run_id NOT IN (SELECT id FROM runs WHERE command = 'bench test')"
-        ).fetchone()
-    return tokens
+    """Tokens of every call in a cell's ledger outside its test runs: what the compile paid for, over
+    every process that worked on it (a resumed cell's earlier calls are mere hits in its last run,
+    so that run's own figures would undercount them)."""
+    ledger = lmprog.Ledger(ledger_path)
+    try:
+        test_runs = [run["id"] for run in ledger.runs(limit=None) if run["command"] == "bench test"]
+        return _tokens(ledger.stats()) - sum(_tokens(ledger.stats(run_id=run)) for run in test_runs)
+    finally:
+        ledger.close()
+
+
+def _tokens(stats: dict) -> int:
+    return stats["prompt_tokens"] + stats["completion_tokens"]
 
 
 def ledger_path_for(name: str, method: str, seed: int, model: str) -> Path:
@@ -119,28 +123,26 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
     compile_seconds = time.perf_counter() - started
     with lm.ledger.run("bench test", {"dataset": name, "seed": seed}) as test_run, dspy.context(lm=lm):
         score = test_score(task, program, test, threads)
-    compiled_spend, test_spend = spent(lm.ledger, compile_run), spent(lm.ledger, test_run)
     return {"dataset": name, "method": method, "seed": seed, "model": model, "test": len(test), "score": score,
-            "compile_calls": compiled_spend["calls"], "compile_tokens": compile_tokens(ledger_path),
-            "compile_seconds": compile_seconds, "test_calls": test_spend["calls"], "resumed": resumed}
+            "compile_calls": requests_made(lm.ledger, compile_run), "compile_seconds": compile_seconds,
+            "test_calls": requests_made(lm.ledger, test_run), "resumed": resumed}
 
 
 def cell(name: str, method: str, seed: int, args, console: Console, run: bool = True) -> dict | None:
     path = HERE / ".results" / f"{name}-{method}-{seed}-{args.lm.replace('/', '_')}-{args.test}.json"
     if path.exists():
         result = json.loads(path.read_text())
-        ledger_path = ledger_path_for(name, method, seed, args.lm)
-        if ledger_path.exists():  # figures kept before compile_tokens() counted resumed cells fully
-            result["compile_tokens"] = compile_tokens(ledger_path)
-        return result
-    if not run:
+    elif not run:
         return None
-    console.log(f"{name} · {method} · seed {seed} ...")
-    result = run_cell(name, method, seed, args.lm, args.test, args.threads)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
-    console.log(f"{name} · {method} · seed {seed}: score {result['score']:.3f}, "
-                f"{result['compile_calls']} compile calls, {result['compile_seconds']:.0f} s")
+    else:
+        console.log(f"{name} · {method} · seed {seed} ...")
+        result = run_cell(name, method, seed, args.lm, args.test, args.threads)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
+        console.log(f"{name} · {method} · seed {seed}: score {result['score']:.3f}, "
+                    f"{result['compile_calls']} compile calls, {result['compile_seconds']:.0f} s")
+    # Always read from the cell's ledger, which is kept with its result.
+    result["compile_tokens"] = compile_tokens(ledger_path_for(name, method, seed, args.lm))
     return result
 
 
