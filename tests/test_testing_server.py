@@ -252,3 +252,8 @@ def test_litellm_completion_through_the_server():
         )
         assert response.choices[0].message.content == answer_fields(label="billing")
         assert server.request_count == 1
+
+
+def test_only_loopback_is_served():
+    with pytest.raises(ValueError, match="127.0.0.1 only"):
+        TestLMServer(host="0.0.0.0")

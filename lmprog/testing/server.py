@@ -1,60 +1,21 @@
-"""An offline, scripted, OpenAI-compatible LM server for testing programs.
-
-    from lmprog.testing import TestLMServer, answer_fields
-
-    with TestLMServer(rule={"refund": answer_fields(label="billing"), "default": answer_fields(label="other")}) as server:
-        lm = dspy.LM("openai/test-model", api_base=server.api_base, api_key="sk-fake")
-        ...
-        assert server.request_count == 3
-
-The server listens on 127.0.0.1, answers ``POST /v1/chat/completions`` by a rule, and can inject
-faults (rate limits, server errors, timeouts, broken bodies) at random with a seed or on demand.
-Only the standard library is imported, so this module is cheap to import.
-"""
+"""TestLMServer: an OpenAI-compatible chat server on 127.0.0.1 that answers by a rule, and its HTTP handler."""
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import json
-import random
-import re
 import socket
 import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
+from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
-__all__ = ["FAULT_KINDS", "TestLMServer", "answer_fields", "echo_rule", "last_user_message"]
+from lmprog.testing.faults import FaultPlan, checked_probabilities
+from lmprog.testing.rules import Answer, Completion, Rule, as_rule, complete, message_text, truncated
 
-FAULT_KINDS = ("429", "500", "timeout", "malformed", "truncated", "empty_choices")
-DEFAULT_LOGPROB = -0.01
-
-Answer = Union[str, Mapping[str, Any]]
-Rule = Callable[[dict], Answer]
-
-
-def last_user_message(body: Mapping) -> str:
-    """The text of the last ``user`` message of a chat request, or '' if there is none."""
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, Mapping) and message.get("role") == "user":
-            return _text(message.get("content"))
-    return ""
-
-
-def echo_rule(body: Mapping) -> str:
-    """A rule that answers with the last user message."""
-    return last_user_message(body)
-
-
-def answer_fields(**fields: Any) -> str:
-    """An answer in DSPy ChatAdapter format: ``answer_fields(label="spam")`` gives
-    ``"[[ ## label ## ]]\\nspam\\n\\n[[ ## completed ## ]]"``. Non-string values are JSON-encoded."""
-    parts = [f"[[ ## {name} ## ]]\n{value if isinstance(value, str) else json.dumps(value)}" for name, value in fields.items()]
-    return "\n\n".join([*parts, "[[ ## completed ## ]]"])
+LOOPBACK = "127.0.0.1"
 
 
 class TestLMServer:
@@ -69,7 +30,7 @@ class TestLMServer:
     in arrival order, or with ``faults_by_request`` from the request body and how many times it came
     before (the same faults whatever order threads send in: the n-th attempt of a request meets the
     same fate in every run); ``fail_next`` queues faults deterministically. ``latency``, ``faults``, ``retry_after`` and
-    ``timeout_seconds`` may be changed while the server runs.
+    ``timeout_seconds`` may be changed while the server runs. It listens on 127.0.0.1 only.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -79,7 +40,7 @@ class TestLMServer:
         rule: Union[Rule, str, Mapping[str, Answer], None] = None,
         *,
         model: str = "test-model",
-        host: str = "127.0.0.1",
+        host: str = LOOPBACK,
         port: int = 0,
         latency: float = 0.0,
         faults: Optional[Mapping[str, float]] = None,
@@ -88,6 +49,10 @@ class TestLMServer:
         timeout_seconds: float = 30.0,
         faults_by_request: bool = False,
     ):
+        if host != LOOPBACK:
+            raise ValueError(f"TestLMServer listens on {LOOPBACK} only, not {host!r}")
+        self._lock = threading.Lock()
+        self._plan = FaultPlan(seed)
         self.rule = rule
         self.model = model
         self.host = host
@@ -98,13 +63,8 @@ class TestLMServer:
         self.retry_after = retry_after
         self.timeout_seconds = timeout_seconds
         self.faults_by_request = faults_by_request
-        self._seen_bodies: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-        self._random = random.Random(seed)
-        self._queued: collections.deque[str] = collections.deque()
         self._requests: list[dict] = []
         self._request_count = 0
-        self._fault_counts: dict[str, int] = {}
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._httpd: Optional[_HTTPServer] = None
@@ -119,27 +79,21 @@ class TestLMServer:
 
     @rule.setter
     def rule(self, rule: Union[Rule, str, Mapping[str, Answer], None]) -> None:
-        self._rule = _as_rule(rule)
+        self._rule = as_rule(rule)
 
     @property
     def faults(self) -> dict[str, float]:
         """Fault kind -> probability per chat request."""
-        return self._faults
+        return self._plan.probabilities
 
     @faults.setter
     def faults(self, faults: Mapping[str, float]) -> None:
-        faults = {str(kind): float(p) for kind, p in faults.items()}
-        for kind in faults:
-            _check_kind(kind)
-        if sum(faults.values()) > 1:
-            raise ValueError(f"fault probabilities add up to more than 1: {faults}")
-        self._faults = faults
+        self._plan.probabilities = checked_probabilities(faults)
 
     def fail_next(self, kind: str, count: int = 1) -> None:
         """Make the next ``count`` chat requests fail with fault ``kind`` (before any random faults)."""
-        _check_kind(kind)
         with self._lock:
-            self._queued.extend([kind] * count)
+            self._plan.queue(kind, count)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -209,17 +163,14 @@ class TestLMServer:
     def fault_counts(self) -> dict[str, int]:
         """Fault kind -> how many times it was injected."""
         with self._lock:
-            return dict(self._fault_counts)
+            return dict(self._plan.counts)
 
     def reset(self) -> None:
         """Clear the request log, counters and queued faults, and reseed the fault RNG."""
         with self._lock:
             self._requests.clear()
             self._request_count = 0
-            self._fault_counts.clear()
-            self._queued.clear()
-            self._seen_bodies.clear()
-            self._random.seed(self.seed)
+            self._plan.reset(self.seed)
 
     # -- used by the request handler -----------------------------------------------------------
 
@@ -231,26 +182,7 @@ class TestLMServer:
 
     def _next_fault(self, body: Optional[dict] = None) -> Optional[str]:
         with self._lock:
-            if self._queued:
-                kind = self._queued.popleft()
-            else:
-                kind, draw = None, self._draw(body)
-                for candidate, probability in self._faults.items():
-                    draw -= probability
-                    if draw < 0:
-                        kind = candidate
-                        break
-            if kind is not None:
-                self._fault_counts[kind] = self._fault_counts.get(kind, 0) + 1
-            return kind
-
-    def _draw(self, body: Optional[dict]) -> float:
-        if not self.faults_by_request:
-            return self._random.random()
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        attempt = self._seen_bodies[digest]
-        self._seen_bodies[digest] += 1
-        return random.Random(f"{self.seed}:{digest}:{attempt}").random()
+            return self._plan.next(body, seed=self.seed, by_request=self.faults_by_request)
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the server stops first; True if it stopped."""
@@ -259,97 +191,6 @@ class TestLMServer:
     def _track(self, connection: socket.socket, is_open: bool) -> None:
         with self._lock:
             (self._connections.add if is_open else self._connections.discard)(connection)
-
-
-# -- internals ------------------------------------------------------------------------------------
-
-
-class _Completion(NamedTuple):
-    tokens: list[str]
-    finish_reason: str
-    logprobs: Optional[list[dict]]  # one entry per token, when the request asked for logprobs
-
-    @property
-    def content(self) -> str:
-        return "".join(self.tokens)
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
-
-
-def _as_rule(rule: Union[Rule, str, Mapping[str, Answer], None]) -> Rule:
-    if rule is None:
-        return echo_rule
-    if isinstance(rule, str):
-        return lambda body: rule
-    if isinstance(rule, Mapping):
-        return _substring_rule(dict(rule))
-    if callable(rule):
-        return rule
-    raise TypeError(f"rule must be a callable, str, dict or None, not {type(rule).__name__}")
-
-
-def _substring_rule(table: dict[str, Answer]) -> Rule:
-    default = table.pop("default", None)
-
-    def rule(body: dict) -> Answer:
-        text = last_user_message(body)
-        for key, answer in table.items():
-            if key in text:
-                return answer
-        if default is None:
-            raise LookupError(f"no rule key occurs in the last user message {text[:80]!r} and there is no 'default'")
-        return default
-
-    return rule
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
-    return "" if content is None else str(content)
-
-
-def _tokens(text: str) -> list[str]:
-    """Whitespace tokens, each keeping its leading whitespace, so that ``"".join(tokens) == text``."""
-    tokens = re.findall(r"\s*\S+", text)
-    tail = text[sum(map(len, tokens)) :]
-    if tail:
-        tokens = [*tokens[:-1], tokens[-1] + tail] if tokens else [tail]
-    return tokens
-
-
-def _logprob_entry(token: str, given: Any, top_n: int) -> dict:
-    if isinstance(given, Mapping):
-        return dict(given)
-    logprob = DEFAULT_LOGPROB if given is None else float(given)
-    entry = {"token": token, "logprob": logprob, "bytes": list(token.encode())}
-    return {**entry, "top_logprobs": [entry][:top_n]}
-
-
-def _complete(rule: Rule, body: dict) -> _Completion:
-    answer = rule(body)
-    if isinstance(answer, str):
-        answer = {"content": answer}
-    tokens = _tokens(str(answer.get("content") or ""))
-    finish_reason = answer.get("finish_reason") or "stop"
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if limit is not None and len(tokens) > int(limit):
-        tokens, finish_reason = tokens[: int(limit)], "length"
-    logprobs = None
-    if body.get("logprobs"):
-        given = answer.get("logprobs")
-        if isinstance(given, Mapping):
-            given = given.get("content")
-        if not isinstance(given, list):
-            given = [given] * len(tokens)
-        top_n = int(body.get("top_logprobs") or 0)
-        logprobs = [_logprob_entry(token, given[i] if i < len(given) else None, top_n) for i, token in enumerate(tokens)]
-    return _Completion(tokens, finish_reason, logprobs)
 
 
 def _error_body(message: str, error_type: str, code: Optional[str] = None) -> dict:
@@ -439,18 +280,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, payload, "text/event-stream" if stream else "application/json")
             return
         try:
-            completion = _complete(owner.rule, body)
+            completion = complete(owner.rule, body)
         except Exception as error:  # a broken rule is reported to the client, not swallowed
             self._send_json(500, _error_body(f"rule raised {type(error).__name__}: {error}", "server_error"))
             return
         if fault == "truncated":
-            tokens = _tokens(completion.content[: len(completion.content) // 2])
-            completion = _Completion(tokens, "length", completion.logprobs and completion.logprobs[: len(tokens)])
+            completion = truncated(completion)
         choices = [] if fault == "empty_choices" else None
         self._answer(body, completion, stream, choices)
 
-    def _answer(self, body: dict, completion: _Completion, stream: bool, choices: Optional[list]) -> None:
-        prompt_words = sum(len(_text(m.get("content")).split()) for m in body.get("messages") or [] if isinstance(m, Mapping))
+    def _answer(self, body: dict, completion: Completion, stream: bool, choices: Optional[list]) -> None:
+        prompt_words = sum(len(message_text(m.get("content")).split()) for m in body.get("messages") or [] if isinstance(m, Mapping))
         prompt_tokens, completion_tokens = max(1, prompt_words), max(1, len(completion.tokens))
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
         head = {
