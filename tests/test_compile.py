@@ -35,18 +35,11 @@ def scripted(body: dict) -> str:
     return answer_fields(label=label)
 
 
-@pytest.fixture
-def server():
-    with TestLMServer(rule=scripted) as srv:
-        yield srv
+pytestmark = pytest.mark.server(rule=scripted)
 
 
-def lm_for(server, tmp_path):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "ledger.db")
-
-
-def test_compile_beats_zero_shot_and_records_every_candidate(server, tmp_path):
-    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), seed=0, demo_sets=3,
+def test_compile_beats_zero_shot_and_records_every_candidate(server, lm_for):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), seed=0, demo_sets=3,
                      instructions=2)
     scores = {c["id"]: c["dev_score"] for c in result.candidates}
     assert scores["zero-shot"] == 0.25
@@ -55,15 +48,15 @@ def test_compile_beats_zero_shot_and_records_every_candidate(server, tmp_path):
     assert result.optimizer["seed"] == 0 and result.optimizer["train"] + result.optimizer["dev"] == 24
 
 
-def test_demo_sets_cover_the_labels(server, tmp_path):
-    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), demo_sets=3, instructions=0)
+def test_demo_sets_cover_the_labels(server, lm_for):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), demo_sets=3, instructions=0)
     for candidate in result.candidates:
         if candidate["id"].startswith("demos-"):
             assert sorted(d["label"] for d in candidate["demos"]) == sorted(TASK.labels.names)
 
 
-def test_instruction_candidates_reach_the_prompt(server, tmp_path):
-    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), demo_sets=1, instructions=1)
+def test_instruction_candidates_reach_the_prompt(server, lm_for):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), demo_sets=1, instructions=1)
     drafted = [c for c in result.candidates if c["id"] == "instructions-0"]
     assert drafted and drafted[0]["instructions"].startswith(DRAFT)
     assert "- billing" in drafted[0]["instructions"]  # the label list stays with the new wording
@@ -71,8 +64,8 @@ def test_instruction_candidates_reach_the_prompt(server, tmp_path):
                for body in server.requests)
 
 
-def test_budget_stops_cleanly_and_keeps_the_best(server, tmp_path):
-    lm = lm_for(server, tmp_path)
+def test_budget_stops_cleanly_and_keeps_the_best(server, lm_for):
+    lm = lm_for(server)
     result = compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=3, instructions=0,
                      budget=lmprog.Budget(max_calls=40))
     assert result.budget["stopped_early"] and result.spent["calls"] <= 40
@@ -81,21 +74,21 @@ def test_budget_stops_cleanly_and_keeps_the_best(server, tmp_path):
     assert lm.ledger.stats()["calls"] == server.request_count  # everything paid for is in the ledger
 
 
-def test_interrupted_compile_resumes_without_repeat_calls(server, tmp_path):
-    lm = lm_for(server, tmp_path)
+def test_interrupted_compile_resumes_without_repeat_calls(server, tmp_path, lm_for):
+    lm = lm_for(server)
     compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=3, instructions=1, budget=lmprog.Budget(max_calls=30))
     paid_before = server.request_count
     full = compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=3, instructions=1)
     with TestLMServer(rule=scripted) as fresh:  # the same compile on a fresh ledger, for the total
-        reference = compile(lmprog.Classify(TASK), examples(), lm=lm_for(fresh, tmp_path / "other"), demo_sets=3,
-                            instructions=1)
+        reference = compile(lmprog.Classify(TASK), examples(), lm=lm_for(fresh, tmp_path / "other" / "ledger.db"),
+                            demo_sets=3, instructions=1)
         total = fresh.request_count
     assert server.request_count == total  # the resumed run paid only for what the first one had not
     assert paid_before > 0 and full.dev_score == reference.dev_score
 
 
-def test_same_seed_same_ledger_gives_identical_bytes(server, tmp_path):
-    lm = lm_for(server, tmp_path)
+def test_same_seed_same_ledger_gives_identical_bytes(server, tmp_path, lm_for):
+    lm = lm_for(server)
     first = compile(lmprog.Classify(TASK), examples(), lm=lm, seed=3, demo_sets=2, instructions=1)
     second = compile(lmprog.Classify(TASK), examples(), lm=lm, seed=3, demo_sets=2, instructions=1)
     a, b = first.save(tmp_path / "a.json"), second.save(tmp_path / "b.json")
@@ -103,8 +96,8 @@ def test_same_seed_same_ledger_gives_identical_bytes(server, tmp_path):
     assert second.spent["calls"] == 0
 
 
-def test_artifact_round_trip_predicts_identically(server, tmp_path):
-    lm = lm_for(server, tmp_path)
+def test_artifact_round_trip_predicts_identically(server, tmp_path, lm_for):
+    lm = lm_for(server)
     result = compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=0)
     loaded = lmprog.load(result.save(tmp_path / "compiled.json"))
     texts = ["please refund me", "my card is stuck", "transfer failed", "bill is wrong"]
@@ -113,7 +106,7 @@ def test_artifact_round_trip_predicts_identically(server, tmp_path):
             ["refund", "card", "transfer", "billing"]
 
 
-def test_multilabel_compile(server, tmp_path):
+def test_multilabel_compile(server, lm_for):
     task = Task(inputs={"text": "the message"}, labels=list(CUES.values()), multi_label=True, name="bank-multi")
     data = [dspy.Example(text=f"{i}: my card and a refund", labels=["card", "refund"]).with_inputs("text")
             for i in range(12)]
@@ -124,28 +117,28 @@ def test_multilabel_compile(server, tmp_path):
         return answer_fields(labels='["card", "refund"]' if len(body["messages"]) > 2 else '["card"]')
 
     server.rule = rule
-    result = compile(lmprog.MultiLabelClassify(task), data, lm=lm_for(server, tmp_path), demo_sets=1, instructions=0)
+    result = compile(lmprog.MultiLabelClassify(task), data, lm=lm_for(server), demo_sets=1, instructions=0)
     assert result.candidates[0]["dev_score"] == pytest.approx(2 / 3)
     assert result.dev_score == 1.0
 
 
-def test_too_few_examples_says_how_many_are_needed(server, tmp_path):
+def test_too_few_examples_says_how_many_are_needed(server, lm_for):
     with pytest.raises(DataError, match="at least 10 labelled examples.*got 6"):
-        compile(lmprog.Classify(TASK), examples(6), lm=lm_for(server, tmp_path))
+        compile(lmprog.Classify(TASK), examples(6), lm=lm_for(server))
 
 
-def test_several_seeds_report_mean_and_std(server, tmp_path):
-    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), seeds=[0, 1, 2], demo_sets=1,
+def test_several_seeds_report_mean_and_std(server, lm_for):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), seeds=[0, 1, 2], demo_sets=1,
                      instructions=0)
     assert set(result.optimizer["seed_scores"]) == {"0", "1", "2"}
     assert result.optimizer["seed_mean"] == pytest.approx(1.0) and result.optimizer["seed_std"] == pytest.approx(0.0)
     assert result.dev_score == max(result.optimizer["seed_scores"].values())
 
 
-def test_plan_estimates_without_calling_and_counts_ledger_hits_as_free(server, tmp_path):
+def test_plan_estimates_without_calling_and_counts_ledger_hits_as_free(server, lm_for):
     from lmprog.optimize.plan import plan
 
-    lm = lm_for(server, tmp_path)
+    lm = lm_for(server)
     options = dict(lm=lm, seed=0, demo_sets=3, instructions=1)
     estimate = plan(lmprog.Classify(TASK), examples(), **options)
     assert server.request_count == 0
@@ -167,8 +160,8 @@ def test_plan_prices_known_models(tmp_path):
     assert estimate.to_dict()["phases"][0]["name"] == "zero-shot on dev"
 
 
-def test_budget_below_the_baseline_returns_the_unscored_program(server, tmp_path):
-    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), budget=lmprog.Budget(max_calls=3))
+def test_budget_below_the_baseline_returns_the_unscored_program(server, tmp_path, lm_for):
+    result = compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), budget=lmprog.Budget(max_calls=3))
     assert result.dev_score is None and result.candidates == [] and result.budget["stopped_early"]
     assert result.program.predict.demos == [] and server.request_count <= 3
     assert lmprog.load(result.save(tmp_path / "unscored.json")).dev_score is None

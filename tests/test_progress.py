@@ -10,13 +10,13 @@ import lmprog
 from lmprog.optimize.compile import compile
 from lmprog.progress import CompileProgress
 from lmprog.testing import TestLMServer
-from tests.test_compile import TASK, examples, lm_for, scripted
+from tests.test_compile import TASK, examples, scripted
 
 
-def test_events_count_candidates_paid_calls_and_hits(tmp_path):
+def test_events_count_candidates_paid_calls_and_hits(lm_for):
     events: list[dict] = []
     with TestLMServer(rule=scripted) as server:
-        lm = lm_for(server, tmp_path)
+        lm = lm_for(server)
         compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=1, progress=events.append)
         first_requests = server.request_count
         rerun: list[dict] = []
@@ -30,11 +30,11 @@ def test_events_count_candidates_paid_calls_and_hits(tmp_path):
     assert rerun[0]["tracker"].calls == 0 and rerun[0]["tracker"].hits == tracker.calls + tracker.hits
 
 
-def test_rich_display_shows_spend_and_best(tmp_path):
+def test_rich_display_shows_spend_and_best(lm_for):
     out = io.StringIO()
     display = CompileProgress(Console(file=out, force_terminal=True, width=200))
     with TestLMServer(rule=scripted) as server:
-        compile(lmprog.Classify(TASK), examples(), lm=lm_for(server, tmp_path), demo_sets=1, instructions=0,
+        compile(lmprog.Classify(TASK), examples(), lm=lm_for(server), demo_sets=1, instructions=0,
                 progress=display)
     text = out.getvalue()
     assert "2/2" in text and "paid calls" in text and "ledger hits" in text and "best 1.000" in text
