@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmprog import ledger_codec as codec
+from lmprog.ledger import codec
 
 SYSTEM = "Your input fields are:\n1. `text` (str)\n\n" + "Classify the message as ham or spam. " * 5
 

@@ -1,0 +1,115 @@
+"""The run a Ledger object attributes calls and hits to, and the hit counts not yet written.
+
+All of a Ledger's run state is here, in one piece, so that it can move out of the ledger to an
+explicit run context (the LM engine and the run own it then) without touching the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lmprog.ledger.connections import Connections
+from lmprog.ledger.records import canonical_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmprog.ledger.store import Ledger
+
+HIT_FLUSH_SECONDS = 2.0
+
+
+class RunState:
+    """The open run (explicit, or implicit: started by the first call that needs one) and pending hits."""
+
+    def __init__(self, connections: Connections):
+        self._connections = connections
+        self._lock = threading.Lock()
+        self._implicit_lock = threading.Lock()  # start() takes _lock, so it cannot guard this
+        self._run_id: str | None = None
+        self._implicit = False
+        self._pending_hits: dict[str, int] = {}
+        self._last_flush = time.monotonic()
+
+    def start(self, command: str, arguments: dict | list | None = None, run_id: str | None = None) -> str:
+        run_id = run_id or _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self._connections.get().execute(
+            "INSERT INTO runs (id, command, arguments, started_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET ended_at = NULL",
+            (run_id, command, canonical_json(arguments) if arguments is not None else None, time.time()),
+        )
+        with self._lock:
+            self._run_id = run_id
+            self._implicit = False
+        return run_id
+
+    def end(self, run_id: str | None = None) -> None:
+        run_id = run_id or self._run_id
+        if run_id is None:
+            return
+        self.flush()
+        self._connections.get().execute("UPDATE runs SET ended_at = ? WHERE id = ?", (time.time(), run_id))
+        with self._lock:
+            if self._run_id == run_id:
+                self._run_id = None
+
+    @property
+    def current(self) -> str:
+        """The open run, starting an implicit one (named after the program) when none is open."""
+        run_id = self._run_id
+        if run_id is not None:
+            return run_id
+        with self._implicit_lock:  # threads making their first call together share one run
+            if self._run_id is None:
+                self.start(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python")
+                self._implicit = True
+            return self._run_id
+
+    def count_hit(self, run_id: str | None = None) -> None:
+        run_id = run_id or self.current
+        with self._lock:
+            self._pending_hits[run_id] = self._pending_hits.get(run_id, 0) + 1
+        self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        if self._pending_hits and time.monotonic() - self._last_flush > HIT_FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending_hits = self._pending_hits, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        with self._connections.write() as conn:
+            for run_id, hits in pending.items():
+                conn.execute("UPDATE runs SET hits = hits + ? WHERE id = ?", (hits, run_id))
+
+    def at_exit(self) -> None:
+        """Write pending hits and end the implicit run (at close and at interpreter exit)."""
+        try:
+            self.flush()
+            if self._implicit and self._run_id:
+                self.end(self._run_id)
+        except sqlite3.Error:
+            pass
+
+
+class RunContext:
+    """``with ledger.run(command, arguments) as run_id:`` opens the run and ends it on exit."""
+
+    def __init__(self, ledger: Ledger, command: str, arguments, run_id: str | None = None):
+        self.ledger, self.command, self.arguments = ledger, command, arguments
+        self.run_id: str | None = run_id
+
+    def __enter__(self) -> str:
+        self.run_id = self.ledger.start_run(self.command, self.arguments, run_id=self.run_id)
+        return self.run_id
+
+    def __exit__(self, *exc) -> None:
+        self.ledger.end_run(self.run_id)

@@ -1,0 +1,90 @@
+"""The ledger's tables and their migrations (append-only: never edit or reorder an applied one).
+
+``calls``  one row per call attempt. A successful call has ``error_kind`` NULL and a unique ``key``;
+           failed attempts (rate limits, server errors, timeouts) are kept too, for reports.
+``texts``  long strings of requests, stored once by content hash (see :mod:`lmprog.ledger.codec`).
+``runs``   one row per run (a command or a Python session): totals and ledger hits.
+``claims`` the keys being called right now, and by whom (see :mod:`lmprog.ledger.claims`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from lmprog.errors import LedgerError
+
+migrations = Migrations("lmprog.ledger")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            key BLOB NOT NULL,
+            model TEXT NOT NULL,
+            request BLOB NOT NULL,
+            response TEXT,
+            response_extra BLOB,
+            finish_reason TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cost_usd REAL,
+            latency_ms REAL,
+            created_at REAL NOT NULL,
+            run_id TEXT,
+            module TEXT,
+            error_kind TEXT,
+            error TEXT
+        )"""
+    )
+    # One successful answer per key; failed attempts may repeat.
+    db.execute("CREATE UNIQUE INDEX calls_key_ok ON calls(key) WHERE error_kind IS NULL")
+    db.execute("CREATE TABLE texts (hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            arguments TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            hits INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+@migrations()
+def m002_claims(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE claims (key BLOB PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
+
+
+SCHEMA_VERSION = 2
+
+
+def applied(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations applied to ``db``, in order."""
+    return [m.name for m in migrations.applied(db)]
+
+
+def migrate(db: sqlite_utils.Database, path: Path) -> None:
+    """Apply pending migrations; refuse a file that a newer lmprog migrated further."""
+    newer = set(applied(db)) - {m.name for m in migrations._migrations}
+    if newer:
+        raise LedgerError(f"ledger {path} was written by a newer lmprog (migrations {sorted(newer)}); upgrade lmprog")
+    # Several processes may open a new ledger at once: a losing migration rolls back, then
+    # finds nothing pending on the next try.
+    for attempt in range(20):
+        if not migrations.pending(db):
+            return
+        try:
+            migrations.apply(db)
+            return
+        except (sqlite3.OperationalError, sqlite3.IntegrityError):
+            if attempt == 19:
+                raise
+            time.sleep(0.05 * (attempt + 1))
