@@ -433,14 +433,10 @@ def test_class_names_in_the_file_are_never_imported(tmp_path, monkeypatch, name)
 # ------------------------------------------------------------------------------------------ predictions
 
 
-def lm_at(server, tmp_path):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", cache="off")
-
-
-def test_reloaded_classify_predicts_the_same(tmp_path):
+def test_reloaded_classify_predicts_the_same(tmp_path, lm_for):
     original = compiled(classify())
     loaded = load(original.save(tmp_path / "a.json"))
-    with TestLMServer(rule=answer_fields(label="spam")) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=answer_fields(label="spam")) as server, dspy.context(lm=lm_for(server, cache="off")):
         before = original(text="free prize, call now")
         after = loaded(text="free prize, call now")
     assert (before.label, after.label) == ("spam", "spam")
@@ -450,7 +446,7 @@ def test_reloaded_classify_predicts_the_same(tmp_path):
     assert "WIN a prize now!!" in json.dumps(first["messages"])
 
 
-def test_reloaded_irera_predicts_the_same(tmp_path, monkeypatch):
+def test_reloaded_irera_predicts_the_same(tmp_path, monkeypatch, lm_for):
     monkeypatch.chdir(tmp_path)  # the reloaded retriever indexes under cache/indexes here
 
     def rule(body):
@@ -461,7 +457,7 @@ def test_reloaded_irera_predicts_the_same(tmp_path, monkeypatch):
 
     original = compiled(irera(tmp_path))
     loaded = load(original.save(tmp_path / "a.json", embed_labels=False))
-    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_for(server, cache="off")):
         before = original(text="web apps in js with sql")
         after = loaded(text="web apps in js with sql")
     assert before["labels"][:2] == after["labels"][:2] == ["SQL", "JavaScript"]

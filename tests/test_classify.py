@@ -19,12 +19,8 @@ SPAM = Task(inputs={"text": "the SMS message"}, labels=["ham", "spam"], instruct
 BANK = Task(inputs=["text"], labels=["billing", "refund", "card"], multi_label=True, name="bank")
 
 
-def lm_at(server, tmp_path, **kwargs):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", **kwargs)
-
-
-def test_label_list_is_stated_once_in_the_system_prompt(tmp_path):
-    with TestLMServer(rule=answer_fields(label="spam")) as server, dspy.context(lm=lm_at(server, tmp_path)):
+def test_label_list_is_stated_once_in_the_system_prompt(lm_for):
+    with TestLMServer(rule=answer_fields(label="spam")) as server, dspy.context(lm=lm_for(server)):
         classify = Classify(SPAM)
         classify.predict.demos = [dspy.Example(text="hi mum", label="ham"), dspy.Example(text="WIN", label="spam")]
         classify(text="free prize")
@@ -40,46 +36,46 @@ def test_label_list_is_stated_once_in_the_system_prompt(tmp_path):
     ("'ham'", "ham", []),
     ("definitely not a label", None, ["definitely not a label"]),
 ])
-def test_free_text_answers_are_mapped_or_reported(tmp_path, answer, label, unparsed):
-    with TestLMServer(rule=answer_fields(label=answer)) as server, dspy.context(lm=lm_at(server, tmp_path)):
+def test_free_text_answers_are_mapped_or_reported(answer, label, unparsed, lm_for):
+    with TestLMServer(rule=answer_fields(label=answer)) as server, dspy.context(lm=lm_for(server)):
         prediction = Classify(SPAM)(text="x")
     assert prediction.label == label
     assert prediction.unparsed == unparsed
 
 
-def test_confidence_from_logprobs_when_the_provider_returns_them(tmp_path):
+def test_confidence_from_logprobs_when_the_provider_returns_them(lm_for):
     rule = lambda body: {"content": answer_fields(label="spam"), "logprobs": -0.1}  # noqa: E731
-    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_for(server)):
         prediction = Classify(SPAM)(text="x")
     assert server.requests[0]["logprobs"] is True
     assert prediction.confidence_source == "logprobs"
     assert prediction.confidence == pytest.approx(0.905, abs=0.01)  # one token "spam" at logprob -0.1
 
 
-def test_confidence_from_agreement_over_samples(tmp_path):
+def test_confidence_from_agreement_over_samples(lm_for):
     answers = iter(["spam", "spam", "ham", "spam"])
     with TestLMServer(rule=lambda body: answer_fields(label=next(answers))) as server, \
-            dspy.context(lm=lm_at(server, tmp_path)):
+            dspy.context(lm=lm_for(server)):
         prediction = Classify(SPAM, samples=4)(text="x")
     assert server.request_count == 4
     assert (prediction.label, prediction.confidence, prediction.confidence_source) == ("spam", 0.75, "agreement")
 
 
-def test_no_confidence_when_neither_is_available(tmp_path):
-    with TestLMServer(rule=answer_fields(label="ham")) as server, dspy.context(lm=lm_at(server, tmp_path)):
+def test_no_confidence_when_neither_is_available(lm_for):
+    with TestLMServer(rule=answer_fields(label="ham")) as server, dspy.context(lm=lm_for(server)):
         prediction = Classify(SPAM, logprobs=False)(text="x")
     assert prediction.confidence is None and prediction.confidence_source is None
 
 
-def test_unparseable_adapter_output_is_recorded_not_raised(tmp_path):
-    with TestLMServer(rule="I refuse to use your format") as server, dspy.context(lm=lm_at(server, tmp_path)):
+def test_unparseable_adapter_output_is_recorded_not_raised(lm_for):
+    with TestLMServer(rule="I refuse to use your format") as server, dspy.context(lm=lm_for(server)):
         prediction = Classify(SPAM)(text="x")
     assert prediction.label is None and prediction.parse_error
 
 
-def test_multilabel_answers(tmp_path):
+def test_multilabel_answers(lm_for):
     rule = answer_fields(labels='["billing", "Refund", "nonsense"]')
-    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_for(server)):
         prediction = MultiLabelClassify(BANK)(text="refund my bill")
     assert prediction["labels"] == ["billing", "refund"]
     assert prediction.unparsed == ["nonsense"]

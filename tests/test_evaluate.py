@@ -20,14 +20,10 @@ def reader(body: dict) -> str:
     return answer_fields(label=next((name for cue, name in CUES.items() if cue in user), "billing"))
 
 
-def lm_for(server, tmp_path):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "ledger.db")
-
-
-def test_records_metrics_cost_and_a_free_rerun(tmp_path):
+def test_records_metrics_cost_and_a_free_rerun(lm_for):
     data = examples(20) + [dspy.Example(text="what about the weather", label="card").with_inputs("text")]
     with TestLMServer(rule=reader) as server:
-        lm = lm_for(server, tmp_path)
+        lm = lm_for(server)
         first = evaluate(lmprog.Classify(TASK), data, lm=lm, threads=4)
         again = evaluate(lmprog.Classify(TASK), data, lm=lm, threads=4)
         assert server.request_count == 21
@@ -44,27 +40,27 @@ def test_records_metrics_cost_and_a_free_rerun(tmp_path):
     assert report["calibration"]["source"] == "logprobs" and report["calibration"]["ece"] is not None
 
 
-def test_provider_errors_are_recorded_per_example(tmp_path):
+def test_provider_errors_are_recorded_per_example(lm_for):
     with TestLMServer(rule=reader) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", num_retries=0)
+        lm = lm_for(server, num_retries=0)
         server.fail_next("500", count=1)
         result = evaluate(lmprog.Classify(TASK), examples(8), lm=lm, threads=1)
     assert sum(r.error == "server_error" for r in result.results) == 1
     assert result.errors() == {"server_error": 1} and result.score == pytest.approx(7 / 8)
 
 
-def test_budget_stops_examples_cleanly(tmp_path):
+def test_budget_stops_examples_cleanly(lm_for):
     with TestLMServer(rule=reader) as server:
-        result = evaluate(lmprog.Classify(TASK), examples(10), lm=lm_for(server, tmp_path), threads=1,
+        result = evaluate(lmprog.Classify(TASK), examples(10), lm=lm_for(server), threads=1,
                           budget=lmprog.Budget(max_calls=4))
         assert server.request_count == 4
     assert result.errors() == {"budget": 6} and result.budget_stopped
     assert result.report()["budget"]["stopped_early"]
 
 
-def test_a_compiled_program_reports_its_candidates(tmp_path):
+def test_a_compiled_program_reports_its_candidates(lm_for):
     with TestLMServer(rule=scripted) as server:
-        lm = lm_for(server, tmp_path)
+        lm = lm_for(server)
         compiled = compile(lmprog.Classify(TASK), examples(), lm=lm, demo_sets=2, instructions=0)
         result = evaluate(compiled, examples(12), lm=lm)
     report = result.report(before=compiled.candidates[0]["dev_score"], before_label="zero-shot (dev)")

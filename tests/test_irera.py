@@ -45,15 +45,11 @@ def task():
     return Task(inputs={"text": "a sentence from a job ad"}, labels=SKILLS, multi_label=True, name="skills")
 
 
-def lm_at(server, tmp_path):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
-
-
-def test_infer_retrieve_rank_full_ranking(task, tmp_path):
+def test_infer_retrieve_rank_full_ranking(task, tmp_path, lm_for):
     text = "We build web apps in javascript and query databases with sql"
     rule = scripted({text: ["JavaScript", "SQL queries"]}, {text: ["SQL", "JavaScript"]})
     retriever = LabelRetriever(task.labels, index_dir=tmp_path / "idx")
-    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_for(server)):
         prediction = InferRetrieveRank(task, retriever=retriever, shortlist=5)(text=text)
     assert prediction.queries == ["JavaScript", "SQL queries"]
     assert set(prediction.shortlist) >= {"JavaScript", "SQL"}
@@ -64,31 +60,31 @@ def test_infer_retrieve_rank_full_ranking(task, tmp_path):
     assert server.request_count == 2
 
 
-def test_rank_answers_outside_the_shortlist_are_ignored(task, tmp_path):
+def test_rank_answers_outside_the_shortlist_are_ignored(task, tmp_path, lm_for):
     text = "python scripts on linux servers"
     rule = scripted({text: ["Python", "Linux"]}, {text: ["Linux", "Cobol", "Python (computer programming)"]})
-    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=rule) as server, dspy.context(lm=lm_for(server)):
         prediction = InferRetrieveRank(task, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "i"),
                                        shortlist=3)(text=text)
     assert prediction.ranked == ["Linux", "Python (computer programming)"]
 
 
-def test_rank_can_be_skipped_for_left_to_right_optimization(task, tmp_path):
+def test_rank_can_be_skipped_for_left_to_right_optimization(task, tmp_path, lm_for):
     text = "agile project management"
     with TestLMServer(rule=scripted({text: ["project management"]}, {})) as server, \
-            dspy.context(lm=lm_at(server, tmp_path)):
+            dspy.context(lm=lm_for(server)):
         prediction = InferRetrieveRank(task, rank=False, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "i"))(
             text=text)
     assert prediction["labels"][0] == "project management" and prediction.ranked == []
     assert server.request_count == 1
 
 
-def test_each_step_can_use_its_own_lm(task, tmp_path):
+def test_each_step_can_use_its_own_lm(task, tmp_path, lm_for):
     text = "customer service and teamwork"
     with TestLMServer(rule=scripted({text: ["customer service"]}, {})) as infer_server, \
             TestLMServer(rule=scripted({}, {text: ["customer service"]})) as rank_server:
         program = InferRetrieveRank(task, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "i"),
-                                    infer_lm=lm_at(infer_server, tmp_path), rank_lm=lm_at(rank_server, tmp_path))
+                                    infer_lm=lm_for(infer_server), rank_lm=lm_for(rank_server))
         prediction = program(text=text)
     assert (infer_server.request_count, rank_server.request_count) == (1, 1)
     assert prediction["labels"][0] == "customer service"
@@ -110,7 +106,7 @@ def test_queries_are_cleaned(answer, phrases):
 
 
 @pytest.mark.skipif(not (DATA / "esco_tech" / "validation.jsonl").exists(), reason="shared data not found")
-def test_esco_tech_validation_end_to_end(tmp_path):
+def test_esco_tech_validation_end_to_end(tmp_path, lm_for):
     """All 13,891 ESCO skills; a scripted Infer that names the gold skills and a Rank that picks them."""
     skills = LabelSpace.from_file(DATA / "esco_skills_v1.1.0" / "esco_skills_v1.1.0_en.csv", name="preferredLabel",
                                   description="description", aliases="altLabels", alias_separator=" | ")
@@ -119,14 +115,14 @@ def test_esco_tech_validation_end_to_end(tmp_path):
     infer = {row["text"]: [label.lower() for label in row["labels"]] for row in rows}
     rank = {row["text"]: row["labels"] for row in rows}
     program = InferRetrieveRank(task, retriever=LabelRetriever(skills, index_dir=tmp_path / "idx"))
-    with TestLMServer(rule=scripted(infer, rank)) as server, dspy.context(lm=lm_at(server, tmp_path)):
+    with TestLMServer(rule=scripted(infer, rank)) as server, dspy.context(lm=lm_for(server)):
         rankings = [program(text=row["text"])["labels"] for row in rows]
     assert server.request_count == 2 * len(rows)
     assert all(1 <= len(r) <= 50 and len(set(r)) == len(r) for r in rankings)
     assert rp_at_k([row["labels"] for row in rows], rankings, 5) > 0.9
 
 
-def test_compile_left_to_right_improves_over_zero_shot(task, tmp_path):
+def test_compile_left_to_right_improves_over_zero_shot(task, tmp_path, lm_for):
     """Infer without demos answers vaguely; with demos it names labels. Rank is scored after Infer."""
     rows = [("We need strong Python skills", ["Python (computer programming)"]),
             ("Experience with SQL databases", ["SQL"]),
@@ -153,7 +149,7 @@ def test_compile_left_to_right_improves_over_zero_shot(task, tmp_path):
 
     program = InferRetrieveRank(task, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "i"), shortlist=5)
     with TestLMServer(rule=rule) as server:
-        result = lmprog.compile(program, examples, lm=lm_at(server, tmp_path), demo_sets=2)
+        result = lmprog.compile(program, examples, lm=lm_for(server), demo_sets=2)
     scores = {c["id"]: c["dev_score"] for c in result.candidates}
     assert scores["infer-zero-shot"] < scores["infer-demos-0"]
     assert result.dev_score == 1.0 and result.dev_score > scores["zero-shot"]
