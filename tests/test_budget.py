@@ -9,24 +9,19 @@ import pytest
 import lmprog
 from lmprog.budget import Budget, BudgetTracker
 from lmprog.errors import BudgetExceededError, ConfigurationError
-from lmprog.testing import TestLMServer
 
 
-@pytest.fixture
-def server():
-    with TestLMServer(rule="ok") as srv:
-        yield srv
+pytestmark = pytest.mark.server(rule="ok")
 
 
-def budgeted_lm(server, tmp_path, budget: Budget, **kwargs):
-    lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", **kwargs)
+def budgeted_lm(lm, budget: Budget):
     tracker = BudgetTracker(budget)
     lm.ledger_engine.budget = tracker
     return lm, tracker
 
 
-def test_call_cap_stops_paid_calls_but_not_hits(server, tmp_path):
-    lm, tracker = budgeted_lm(server, tmp_path, Budget(max_calls=2))
+def test_call_cap_stops_paid_calls_but_not_hits(server, lm_for):
+    lm, tracker = budgeted_lm(lm_for(server), Budget(max_calls=2))
     lm("one")
     lm("two")
     with pytest.raises(BudgetExceededError, match="2 of 2 paid LM calls"):
@@ -47,17 +42,17 @@ def test_usd_cap(server, tmp_path):
     assert tracker.usd > 0 and tracker.stopped_by == "max_usd"
 
 
-def test_failed_attempts_are_not_paid(server, tmp_path):
-    lm, tracker = budgeted_lm(server, tmp_path, Budget(max_calls=1), num_retries=1)
+def test_failed_attempts_are_not_paid(server, lm_for):
+    lm, tracker = budgeted_lm(lm_for(server, num_retries=1), Budget(max_calls=1))
     server.retry_after = 0
     server.fail_next("500")
     assert lm("retried") == ["ok"]
     assert tracker.calls == 1
 
 
-def test_threads_never_exceed_the_call_cap(server, tmp_path):
+def test_threads_never_exceed_the_call_cap(server, lm_for):
     server.latency = 0.02
-    lm, tracker = budgeted_lm(server, tmp_path, Budget(max_calls=5))
+    lm, tracker = budgeted_lm(lm_for(server), Budget(max_calls=5))
     refused = []
 
     def call(i):

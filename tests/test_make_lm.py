@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 
 import pytest
@@ -14,11 +15,7 @@ dspy = pytest.importorskip("dspy")
 
 FAKE_KEY = "sk-fake-0123456789abcdef-SECRET"
 
-
-@pytest.fixture
-def server():
-    with TestLMServer(rule=lambda body: answer_fields(answer="Paris")) as srv:
-        yield srv
+pytestmark = pytest.mark.server(rule=answer_fields(answer="Paris"))
 
 
 @pytest.fixture
@@ -26,11 +23,13 @@ def ledger_path(tmp_path):
     return tmp_path / "ledger.db"
 
 
-def lm_for(server, ledger_path, **kwargs):
-    return lmprog.make_lm("openai/test-model", api_base=server.api_base, api_key=FAKE_KEY, ledger=ledger_path, **kwargs)
+@pytest.fixture
+def lm_for(lm_for):
+    """The shared ``lm_for(server, ledger, **options)``, every LM carrying the fake key the tests look for."""
+    return functools.partial(lm_for, api_key=FAKE_KEY)
 
 
-def test_same_request_twice_is_one_http_request(server, ledger_path):
+def test_same_request_twice_is_one_http_request(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path)
     predict = dspy.Predict("question -> answer")
     with dspy.context(lm=lm):
@@ -43,7 +42,7 @@ def test_same_request_twice_is_one_http_request(server, ledger_path):
     assert stats["prompt_tokens"] > 0 and stats["by_module"][0]["name"] == "Predict"
 
 
-def test_a_new_process_reads_the_same_ledger(server, ledger_path):
+def test_a_new_process_reads_the_same_ledger(server, ledger_path, lm_for):
     with dspy.context(lm=lm_for(server, ledger_path)):
         dspy.Predict("question -> answer")(question="q1")
     ledger = lmprog.Ledger(ledger_path)  # a second Ledger object = a fresh set of connections
@@ -53,7 +52,7 @@ def test_a_new_process_reads_the_same_ledger(server, ledger_path):
     assert server.request_count == 1
 
 
-def test_different_sampling_settings_are_different_calls(server, ledger_path):
+def test_different_sampling_settings_are_different_calls(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path)
     with dspy.context(lm=lm):
         dspy.Predict("question -> answer")(question="q")
@@ -62,7 +61,7 @@ def test_different_sampling_settings_are_different_calls(server, ledger_path):
     assert server.request_count == 2
 
 
-def test_samples_of_one_prompt_are_distinct_calls(server, ledger_path):
+def test_samples_of_one_prompt_are_distinct_calls(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path)
     outputs = lm("say something", n=3)
     assert len(outputs) == 3
@@ -76,7 +75,7 @@ def test_samples_of_one_prompt_are_distinct_calls(server, ledger_path):
     assert server.request_count == 5
 
 
-def test_key_ignores_api_key_and_base_url(server, ledger_path):
+def test_key_ignores_api_key_and_base_url(server, ledger_path, lm_for):
     lm_for(server, ledger_path)("hello")
     with TestLMServer(rule="other") as other:
         lm = lmprog.make_lm("openai/test-model", api_base=other.api_base, api_key="sk-another-key-000000",
@@ -85,7 +84,7 @@ def test_key_ignores_api_key_and_base_url(server, ledger_path):
         assert other.request_count == 0
 
 
-def test_replay_miss_is_a_clear_error_naming_the_call(server, ledger_path):
+def test_replay_miss_is_a_clear_error_naming_the_call(server, ledger_path, lm_for):
     lm_for(server, ledger_path)("recorded prompt")
     replay = lm_for(server, ledger_path, cache="replay")
     assert replay("recorded prompt")
@@ -94,7 +93,7 @@ def test_replay_miss_is_a_clear_error_naming_the_call(server, ledger_path):
     assert server.request_count == 1
 
 
-def test_refresh_always_calls_and_overwrites(server, ledger_path):
+def test_refresh_always_calls_and_overwrites(server, ledger_path, lm_for):
     lm_for(server, ledger_path)("p")
     server.rule = lambda body: "fresh answer"
     refreshed = lm_for(server, ledger_path, cache="refresh")
@@ -105,7 +104,7 @@ def test_refresh_always_calls_and_overwrites(server, ledger_path):
     assert lmprog.Ledger(ledger_path).stats()["calls"] == 1
 
 
-def test_off_mode_neither_reads_nor_writes(server, ledger_path):
+def test_off_mode_neither_reads_nor_writes(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path, cache="off")
     lm("p")
     lm("p")
@@ -142,13 +141,13 @@ def test_env_defaults(monkeypatch, server, tmp_path):
     assert server.requests[-1]["model"] == "from-env"
 
 
-def test_max_tokens_reaches_self_hosted_servers(server, ledger_path):
+def test_max_tokens_reaches_self_hosted_servers(server, ledger_path, lm_for):
     lm_for(server, ledger_path, max_tokens=77)("hi")
     body = server.requests[-1]
     assert body.get("max_tokens") == 77 and "max_completion_tokens" not in body
 
 
-def test_fake_keys_never_reach_the_ledger_file(server, ledger_path, monkeypatch):
+def test_fake_keys_never_reach_the_ledger_file(server, ledger_path, monkeypatch, lm_for):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key-ABCDEF0123456789")
     lm = lm_for(server, ledger_path)
     lm("hello")
@@ -163,7 +162,7 @@ def test_fake_keys_never_reach_the_ledger_file(server, ledger_path, monkeypatch)
     assert FAKE_KEY not in dump
 
 
-def test_provider_errors_are_recorded_by_kind_and_retried(server, ledger_path):
+def test_provider_errors_are_recorded_by_kind_and_retried(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path, num_retries=3)
     server.retry_after = 0
     server.fail_next("429", count=1)
@@ -174,7 +173,7 @@ def test_provider_errors_are_recorded_by_kind_and_retried(server, ledger_path):
     assert stats["errors_by_kind"] == {"rate_limit": 1, "server_error": 1}
 
 
-def test_threads_share_one_ledger_under_dspy_parallel(server, ledger_path):
+def test_threads_share_one_ledger_under_dspy_parallel(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path)
     predict = dspy.Predict("question -> answer")
     examples = [dspy.Example(question=f"question {i % 40}").with_inputs("question") for i in range(120)]
@@ -185,7 +184,7 @@ def test_threads_share_one_ledger_under_dspy_parallel(server, ledger_path):
     assert lm.ledger.stats()["calls"] == 40
 
 
-def test_dspy_evaluate_with_many_threads(server, ledger_path):
+def test_dspy_evaluate_with_many_threads(server, ledger_path, lm_for):
     lm = lm_for(server, ledger_path)
     devset = [dspy.Example(question=f"q{i}", answer="Paris").with_inputs("question") for i in range(30)]
     evaluate = dspy.Evaluate(devset=devset, metric=lambda ex, pred, trace=None: ex.answer == pred.answer,

@@ -43,14 +43,9 @@ def test_the_evaluation_report_counts_errors_by_kind(faulty):
     assert isinstance(report["errors"], dict)
 
 
-@pytest.fixture
-def server():
-    with TestLMServer(rule="Paris", retry_after=1.0) as srv:
-        yield srv
-
-
-def test_retry_after_is_honoured(server, tmp_path):
-    lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", num_retries=2)
+@pytest.mark.server(rule="Paris", retry_after=1.0)
+def test_retry_after_is_honoured(server, lm_for):
+    lm = lm_for(server, num_retries=2)
     server.retry_after = 1.5
     server.fail_next("429")
     started = time.perf_counter()
@@ -59,8 +54,9 @@ def test_retry_after_is_honoured(server, tmp_path):
     assert lm.ledger.stats()["errors_by_kind"] == {"rate_limit": 1}
 
 
-def test_retries_are_bounded_and_back_off(server, tmp_path):
-    lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db", num_retries=2)
+@pytest.mark.server(rule="Paris", retry_after=1.0)
+def test_retries_are_bounded_and_back_off(server, lm_for):
+    lm = lm_for(server, num_retries=2)
     server.fail_next("500", count=10)
     started = time.perf_counter()
     with pytest.raises(Exception):
@@ -70,10 +66,10 @@ def test_retries_are_bounded_and_back_off(server, tmp_path):
     assert lm.ledger.stats()["errors_by_kind"] == {"server_error": 3}
 
 
-def test_an_unparseable_answer_is_retried_once_with_the_json_adapter_then_recorded(tmp_path):
+def test_an_unparseable_answer_is_retried_once_with_the_json_adapter_then_recorded(lm_for):
     task = lmprog.Task(inputs={"text": "the message"}, labels=["ham", "spam"], name="sms")
     with TestLMServer(rule="I am not sure what you mean.") as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         with dspy.context(lm=lm):
             prediction = lmprog.Classify(task)(text="win a prize")
         assert server.request_count == 2  # DSPy's ChatAdapter, then its JSON adapter
@@ -83,10 +79,10 @@ def test_an_unparseable_answer_is_retried_once_with_the_json_adapter_then_record
     assert evaluation.errors() == {"parse_failure": 1} and server.request_count == 2  # replayed, not re-asked
 
 
-def test_an_over_long_input_is_cut_to_the_context_with_a_warning(tmp_path):
+def test_an_over_long_input_is_cut_to_the_context_with_a_warning(lm_for):
     task = lmprog.Task(inputs={"text": "the message"}, labels=["ham", "spam"], name="sms")
     with TestLMServer(rule=answer_fields(label="spam")) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         with dspy.context(lm=lm), pytest.warns(lmprog.errors.LmprogWarning, match="cut to fit"):
             prediction = lmprog.Classify(task)(text="free money " * 100_000)
         assert prediction.label == "spam"
