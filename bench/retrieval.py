@@ -29,7 +29,7 @@ from rich.table import Table  # noqa: E402
 
 from lmprog.labels import LabelSpace  # noqa: E402
 from lmprog.metrics import rp_at_k  # noqa: E402
-from lmprog.modules.retriever import LabelRetriever  # noqa: E402
+from lmprog.retrieval import LabelRetriever  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("esco_tech", "esco_house")

@@ -26,7 +26,7 @@ _EXPORTS = {
     "Classify": "lmprog.modules.classify",
     "MultiLabelClassify": "lmprog.modules.classify",
     "InferRetrieveRank": "lmprog.modules.irera",
-    "LabelRetriever": "lmprog.modules.retriever",
+    "LabelRetriever": "lmprog.retrieval",
     "CompiledProgram": "lmprog.artifact",
     "load": "lmprog.artifact",
     "Budget": "lmprog.budget",
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog.labels import LabelSpace
     from lmprog.modules.classify import Classify, MultiLabelClassify
     from lmprog.modules.irera import InferRetrieveRank
-    from lmprog.modules.retriever import LabelRetriever
+    from lmprog.retrieval import LabelRetriever
     from lmprog.task import Task
     from lmprog.ledger import Ledger
     from lmprog.lm import make_lm, open_ledger

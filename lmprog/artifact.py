@@ -45,7 +45,7 @@ from lmprog.errors import ArtifactError, LmprogError
 from lmprog.labels import LabelSpace
 from lmprog.modules.classify import Classify, MultiLabelClassify
 from lmprog.modules.irera import InferRetrieveRank
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 from lmprog.program_file import build_program
 from lmprog.task import Task
 

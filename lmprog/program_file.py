@@ -44,7 +44,7 @@ def build_program(source: str | Path, task, params: dict[str, Any] | None = None
 def _builtin(name: str, task, params: dict):
     from lmprog.modules.classify import Classify, MultiLabelClassify
     from lmprog.modules.irera import InferRetrieveRank
-    from lmprog.modules.retriever import LabelRetriever
+    from lmprog.retrieval import LabelRetriever
 
     if name == "infer_retrieve_rank":
         kind = params.pop("retriever", "bm25")

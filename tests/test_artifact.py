@@ -14,7 +14,7 @@ from lmprog.errors import ArtifactError
 from lmprog.labels import LabelSpace
 from lmprog.modules.classify import Classify, MultiLabelClassify
 from lmprog.modules.irera import InferRetrieveRank
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 from lmprog.testing import TestLMServer, answer_fields, last_user_message
 

@@ -16,7 +16,7 @@ from lmprog.artifact import CompiledProgram
 from lmprog.distillation import cascade_curve, choose_threshold
 from lmprog.errors import ArtifactError, ConfigurationError, DataError
 from lmprog.modules.irera import InferRetrieveRank
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 from lmprog.testing import TestLMServer, answer_fields, last_user_message
 

@@ -14,7 +14,7 @@ from lmprog.errors import ConfigurationError
 from lmprog.labels import LabelSpace
 from lmprog.metrics import rp_at_k
 from lmprog.modules.irera import InferRetrieveRank, _as_phrases
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 from lmprog.testing import TestLMServer, answer_fields, last_user_message
 

@@ -14,7 +14,7 @@ import pytest
 
 from lmprog.errors import ConfigurationError
 from lmprog.labels import Label, LabelSpace
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 
 SKILLS = [
     Label(0, "Python (computer programming)", aliases=("Python", "python scripting")),

@@ -60,7 +60,7 @@ class Encoder:
     """Sentence embeddings for ``features="embeddings"`` (all-MiniLM-L6-v2 from the dense extra, offline)."""
 
     def __init__(self, model: str | None = None):
-        from lmprog.modules.retriever import _load_encoder, _resolve_model
+        from lmprog.retrieval.retriever import _load_encoder, _resolve_model
 
         path, self.identity, _ = _resolve_model(model)
         self.model = model

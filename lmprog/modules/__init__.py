@@ -2,6 +2,6 @@
 
 from lmprog.modules.classify import Classify, MultiLabelClassify
 from lmprog.modules.irera import InferRetrieveRank
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 
 __all__ = ["Classify", "MultiLabelClassify", "InferRetrieveRank", "LabelRetriever"]

@@ -18,7 +18,7 @@ from lmprog.labels import LabelSpace
 from lmprog.lm.context import module_name
 from lmprog.modules.classify import LabelAdapter, constrained, current_lm
 from lmprog.modules.context_fit import fit_inputs
-from lmprog.modules.retriever import LabelRetriever
+from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 
 QUERIES_FIELD = "queries"
