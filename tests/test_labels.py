@@ -298,6 +298,34 @@ def test_missing_and_non_utf8_files(tmp_path):
         LabelSpace.from_file(path)
 
 
+def test_label_files_go_through_the_row_reader(tmp_path, monkeypatch):
+    import lmprog.labels.files as files
+
+    calls = []
+    real = files.read_rows
+    monkeypatch.setattr(files, "read_rows", lambda path, **options: calls.append(path.suffix) or real(path, **options))
+    for name, content in [("l.csv", "name\nspam\n"), ("l.tsv", "name\nspam\n"), ("l.json", '["spam"]'),
+                          ("l.jsonl", '"spam"\n')]:
+        assert LabelSpace.from_file(write(tmp_path / name, content)).names == ["spam"]
+    assert calls == [".csv", ".tsv", ".json", ".jsonl"]
+
+
+def test_label_file_reading_details(tmp_path):
+    # A TSV label file may quote a cell (spreadsheets do), so a description can hold a line break.
+    path = write(tmp_path / "l.tsv", 'name\tdescription\nspam\t"two\nlines"\nham\t\n')
+    assert LabelSpace.from_file(path).labels == (Label(0, "spam", "two\nlines"), Label(1, "ham"))
+    # The header is the first non-blank row.
+    assert LabelSpace.from_file(write(tmp_path / "l.csv", "\n\nname\nspam\n")).names == ["spam"]
+    with pytest.raises(DataError, match=r"^l\.jsonl:2: not valid JSON \(Expecting value at column 10\)$"):
+        LabelSpace.from_file(write(tmp_path / "l.jsonl", '"spam"\n{"name": \n'))
+    with pytest.raises(DataError, match=r"^l\.json:1: not valid JSON \(extra data after the list\)$"):
+        LabelSpace.from_file(write(tmp_path / "l.json", '["spam"] x'))
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbfham\n\xff")  # the offset counts the byte order mark
+    with pytest.raises(DataError, match=r"^bom\.txt: not UTF-8 text \(byte 7\); save it as UTF-8$"):
+        LabelSpace.from_file(bom)
+
+
 # ------------------------------------------------------------------------------- hash and dicts
 
 

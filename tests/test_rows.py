@@ -85,6 +85,8 @@ def test_whole_file_errors_have_a_kind(tmp_path):
     with pytest.raises(FileReadError, match=r"malformed CSV on line 2 \(field larger than field limit") as info:
         read_rows(write(tmp_path, "big.csv", "text\n" + "x" * 200_000 + "\n"))
     assert (info.value.kind, info.value.line) == ("syntax", 2)
+    with pytest.raises(FileReadError, match=r"malformed JSON on line 2 \(extra data after the list\)"):
+        read_rows(write(tmp_path, "empty.json", "[]\n x"))  # an empty list is no excuse for trailing data
     with pytest.raises(ConfigurationError, match="unknown text encoding 'rot13'"):
         read_rows(write(tmp_path, "d.csv", "text\na\n"), encoding="rot13")
 
@@ -97,6 +99,9 @@ def test_options_for_label_files(tmp_path):
     with pytest.raises(FileReadError) as info:
         read_rows(write(tmp_path, "bad.jsonl", '"spam"\n{"name": \n'), objects=False, errors="raise")
     assert (info.value.kind, info.value.line, info.value.detail) == ("syntax", 2, "Expecting value at column 10")
+    tsv = write(tmp_path, "l.tsv", 'name\tdescription\nspam\t"two\nlines"\n')
+    assert [r.record for r in read_rows(tsv, quoted_tsv=True)] == [{"name": "spam", "description": "two\nlines"}]
+    assert len(read_rows(tsv)) == 2  # data TSV has no quoting: the quote is text, the line break ends the row
     seen = []
     assert len(read_rows(write(tmp_path, "l.csv", "\n name ,x\nspam,1\n"), on_header=seen.append)) == 1
     assert seen == [["name", "x"]]

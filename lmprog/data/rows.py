@@ -75,6 +75,7 @@ class TextSource:
     on_header: Callable[[list[str]], None] | None = None
     strict: bool = False
     whole_file: bool = False
+    quoted_tsv: bool = False
 
     def chunks(self) -> Iterator[str]:
         """The decoded text, in chunks; a leading byte order mark is dropped."""
@@ -125,20 +126,23 @@ def check_format(path: str | Path) -> str:
 
 def iter_rows(path: str | Path, *, encoding: str = "utf-8-sig", objects: bool = True, json_key: str | None = None,
               on_header: Callable[[list[str]], None] | None = None, errors: str = "collect",
-              whole_file: bool = False) -> Iterator[Row]:
+              whole_file: bool = False, quoted_tsv: bool = False) -> Iterator[Row]:
     """The rows of a .jsonl, .json, .csv or .tsv file, read as they are consumed.
 
     ``objects=False`` lets a JSON row be any value (a label file's bare strings); ``json_key`` lets a
     .json file be an object holding the list under that key (its rows then have line 0: not known).
     ``on_header(header)`` is called with a CSV/TSV header row (stripped) before the first row; it may
     raise. ``errors="raise"`` raises FileReadError at the first row that cannot be read instead of
-    yielding it. ``whole_file=True`` decodes the whole file before the first row. The suffix is checked
-    now; the file is opened when the first row is asked for.
+    yielding it. ``whole_file=True`` decodes the whole file before the first row. ``quoted_tsv=True``
+    reads CSV-style quotes in a .tsv file (label files, often written by spreadsheets, have them; data
+    files are read without, so a text may hold a stray quote). The suffix is checked now; the file is
+    opened when the first row is asked for.
     """
     suffix = check_format(path)
     if errors not in ("collect", "raise"):
         raise ConfigurationError(f"errors= must be 'collect' or 'raise', not {errors!r}")
-    source = TextSource(Path(path), str(path), encoding, objects, json_key, on_header, errors == "raise", whole_file)
+    source = TextSource(Path(path), str(path), encoding, objects, json_key, on_header, errors == "raise", whole_file,
+                        quoted_tsv)
     return _FORMATS[suffix](source)
 
 
@@ -242,7 +246,7 @@ def _jsonl(source: TextSource) -> Iterator[Row]:
 
 
 def _delimited(source: TextSource, delimiter: str) -> Iterator[Row]:
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    quoting = csv.QUOTE_NONE if delimiter == "\t" and not source.quoted_tsv else csv.QUOTE_MINIMAL
     reader = csv.reader(source.lines(universal=True), delimiter=delimiter, quoting=quoting)
     header: list[str] | None = None
     previous_end = 0
@@ -312,6 +316,8 @@ class _JsonList:
             raise self.fail("expected a list of objects, one per example", pos, "shape")
         pos = self.skip(pos + 1)
         if pos < len(content) and content[pos] == "]":
+            if self.skip(pos + 1) != len(content):
+                raise self.fail("extra data after the list", self.skip(pos + 1))
             return
         while True:
             start = self.skip(pos)
