@@ -29,15 +29,39 @@ MAX_LISTED_LABELS = 200
 
 @dataclass
 class DataSpec:
-    """Where a task's examples live and which columns hold what (from the task file)."""
+    """Where a task's examples live and which columns hold what (``[data]`` in a task file).
+
+    ``text`` is the column each input field is read from, in the order of the task's inputs (None:
+    each input field from the column of its own name); ``label`` the gold label column (None: the
+    output field's name, ``label`` or ``labels``); ``id`` an optional column of unique example ids;
+    ``label_separator`` splits a multi-label cell. Every data file of the task is read by these
+    columns (see :meth:`Task.read_examples`).
+    """
 
     train: Path | None = None
     dev: Path | None = None
     test: Path | None = None
-    text: list[str] = field(default_factory=lambda: ["text"])
-    label: str = "label"
+    text: list[str] | None = None
+    label: str | None = None
     id: str | None = None
     label_separator: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text, str):
+            self.text = [self.text]
+
+    def input_columns(self, fields: list[str], where: str) -> dict[str, str]:
+        """``{input field: column}``; ConfigurationError unless ``text`` names one column per field."""
+        if self.text is None:
+            return {name: name for name in fields}
+        columns = list(self.text)
+        if len(columns) != len(fields) or not all(isinstance(c, str) and c.strip() for c in columns):
+            raise ConfigurationError(
+                f"{where}: [data] text names {len(columns)} column(s) ({', '.join(map(str, columns)) or 'none'}) "
+                f"for {len(fields)} input field(s) ({', '.join(fields)}); name one column per input field, "
+                "in the order of [inputs]"
+            )
+        return dict(zip(fields, columns))
 
 
 @dataclass
@@ -77,6 +101,7 @@ class Task:
             self.labels = LabelSpace(self.labels)
         if self.metric is None:
             self.metric = "micro_f1" if self.multi_label else "accuracy"
+        self.data.input_columns(self.input_fields, f"task {self.name!r}")
 
     @property
     def output_field(self) -> str:
@@ -85,6 +110,21 @@ class Task:
     @property
     def input_fields(self) -> list[str]:
         return list(self.inputs)
+
+    @property
+    def input_columns(self) -> dict[str, str]:
+        """``{input field: data column}``: where every data file of this task holds each input.
+
+        The one rule for which columns are inputs: the columns ``[data] text`` names, one per input
+        field in the order of ``[inputs]``; without ``[data] text``, each input field's own name.
+        Examples always carry the input field names, whatever the columns are called.
+        """
+        return self.data.input_columns(self.input_fields, f"task {self.name!r}")
+
+    @property
+    def label_column(self) -> str:
+        """The gold label column of this task's data files: ``[data] label``, else the output field's name."""
+        return self.data.label or self.output_field
 
     def label_instructions(self, *, listed: bool = True) -> str:
         """The task instructions followed by the label list (with descriptions) when it is short enough."""
@@ -105,21 +145,31 @@ class Task:
             fields[LABEL_FIELD] = (str, dspy.OutputField(desc="the label, from the label list"))
         return dspy.make_signature(fields, self.label_instructions(listed=listed), signature_name=_class_name(self.name))
 
-    def load(self, split: str = "train", *, drop_invalid: bool = False):
-        """The examples of the task file's ``train``, ``dev`` or ``test`` data, labels resolved.
+    def read_examples(self, path: str | Path, *, labelled: bool = True, drop_invalid: bool = False):
+        """The examples of any data file of this task (a :class:`~lmprog.data.Dataset`), labels resolved.
 
-        Raises ``ConfigurationError`` when the task file names no such data.
+        Inputs are read from :attr:`input_columns` and stored under the input field names; the gold
+        label (when ``labelled``) from :attr:`label_column`; ``[data] id`` and ``label_separator``
+        apply too. The task file's own splits, ``--data`` files, distillation's unlabelled and gold
+        data are all read this way.
         """
         from lmprog.data import load_examples
 
+        return load_examples(path, text=self.input_columns, label=self.label_column if labelled else None,
+                             multi_label=self.multi_label, labels=self.labels, id=self.data.id,
+                             label_separator=self.data.label_separator, drop_invalid=drop_invalid)
+
+    def load(self, split: str = "train", *, drop_invalid: bool = False):
+        """The examples of the task file's ``train``, ``dev`` or ``test`` data (see :meth:`read_examples`).
+
+        Raises ``ConfigurationError`` when the task file names no such data.
+        """
         if split not in ("train", "dev", "test"):
             raise ConfigurationError(f"unknown data split {split!r}; use train, dev or test")
         path = getattr(self.data, split)
         if path is None:
             raise ConfigurationError(f"task {self.name!r} names no {split} data ([data] {split} = \"file.jsonl\")")
-        return load_examples(path, text=self.data.text, label=self.data.label, multi_label=self.multi_label,
-                             labels=self.labels, id=self.data.id, label_separator=self.data.label_separator,
-                             drop_invalid=drop_invalid)
+        return self.read_examples(path, drop_invalid=drop_invalid)
 
     @classmethod
     def from_signature(cls, signature, *, name: str | None = None) -> Task:
@@ -174,8 +224,8 @@ class Task:
         train = "train.jsonl"
         dev = "dev.jsonl"
         test = "test.jsonl"
-        text = "text"                # input column(s)
-        label = "label"
+        text = "text"                # the column of each input, in order (default: the input names)
+        label = "label"              # the gold label column (default: label, or labels if multi_label)
         ```
         """
         path = Path(path)
@@ -219,17 +269,7 @@ def _task_from_mapping(raw: Mapping, path: Path) -> Task:
         )
     else:
         raise ConfigurationError(f"task file {path}: [labels] needs 'file' or 'names'")
-    data_section = _expect(raw, "data", dict, path) or {}
-    text_columns = _expect(data_section, "text", (str, list), path, "text")
-    data = DataSpec(
-        train=base / data_section["train"] if _expect(data_section, "train", str, path) else None,
-        dev=base / data_section["dev"] if _expect(data_section, "dev", str, path) else None,
-        test=base / data_section["test"] if _expect(data_section, "test", str, path) else None,
-        text=[text_columns] if isinstance(text_columns, str) else list(text_columns),
-        label=_expect(data_section, "label", str, path, "label"),
-        id=_expect(data_section, "id", str, path),
-        label_separator=_expect(data_section, "label_separator", str, path),
-    )
+    data = _data_spec(_expect(raw, "data", dict, path) or {}, list(inputs), path)
     return Task(
         inputs=inputs,
         labels=labels,
@@ -239,3 +279,19 @@ def _task_from_mapping(raw: Mapping, path: Path) -> Task:
         metric=_expect(raw, "metric", str, path),
         data=data,
     )
+
+
+def _data_spec(section: Mapping, inputs: list[str], path: Path) -> DataSpec:
+    """The ``[data]`` section; its ``text`` columns are checked against the task's inputs here, naming the file."""
+    base = path.parent
+    data = DataSpec(
+        train=base / section["train"] if _expect(section, "train", str, path) else None,
+        dev=base / section["dev"] if _expect(section, "dev", str, path) else None,
+        test=base / section["test"] if _expect(section, "test", str, path) else None,
+        text=_expect(section, "text", (str, list), path),
+        label=_expect(section, "label", str, path),
+        id=_expect(section, "id", str, path),
+        label_separator=_expect(section, "label_separator", str, path),
+    )
+    data.input_columns(inputs, f"task file {path}")
+    return data

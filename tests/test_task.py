@@ -8,8 +8,8 @@ from typing import Literal
 import dspy
 import pytest
 
-from lmprog.errors import ConfigurationError
-from lmprog.task import Task
+from lmprog.errors import ConfigurationError, DataError
+from lmprog.task import DataSpec, Task
 
 
 def test_signature_states_the_labels_once_with_descriptions(tmp_path):
@@ -108,3 +108,53 @@ def test_class_based_signature_with_label_fields():
 
     with pytest.raises(ConfigurationError, match="must be Literal"):
         Task.from_signature(Free)
+
+
+# ------------------------------------------------------------------------ which columns are inputs
+
+
+def write_task(tmp_path, data_section: str, inputs: str = 'text = "the SMS message"', multi: bool = False):
+    (tmp_path / "labels.txt").write_text("ham\nspam\n")
+    path = tmp_path / "task.toml"
+    path.write_text(f'name = "sms"\nmulti_label = {str(multi).lower()}\n[inputs]\n{inputs}\n'
+                    f'[labels]\nfile = "labels.txt"\n[data]\n{data_section}\n')
+    return path
+
+
+def test_input_columns_one_rule_for_every_data_file(tmp_path):
+    (tmp_path / "train.csv").write_text("SMS,Label\nhello,ham\nwin cash,SPAM\n")
+    (tmp_path / "other.jsonl").write_text('{"SMS": "hi", "Label": "ham"}\n{"SMS": "buy", "text": "unused"}\n')
+    task = Task.from_toml(write_task(tmp_path, 'train = "train.csv"\ntext = "SMS"\nlabel = "Label"'))
+    assert task.input_columns == {"text": "SMS"} and task.label_column == "Label"
+    train = task.load("train")
+    assert train.input_fields == task.input_fields == ["text"]
+    assert [(ex.text, ex.label) for ex in train] == [("hello", "ham"), ("win cash", "spam")]
+    assert all(set(ex.inputs().keys()) == {"text"} and "SMS" not in ex for ex in train)
+    unlabelled = task.read_examples(tmp_path / "other.jsonl", labelled=False)  # a --data file, the same rule
+    assert [ex.text for ex in unlabelled] == ["hi", "buy"] and not unlabelled.has_labels
+    with pytest.raises(DataError, match=r"line 2: no field 'Label'"):
+        task.read_examples(tmp_path / "other.jsonl")
+
+
+def test_input_columns_default_to_the_input_names_and_the_label_to_the_output_field(tmp_path):
+    (tmp_path / "test.jsonl").write_text('{"title": "a", "body": "b", "labels": ["ham", "spam"]}\n')
+    path = write_task(tmp_path, 'test = "test.jsonl"', inputs='title = ""\nbody = ""', multi=True)
+    task = Task.from_toml(path)
+    assert task.data.text is None and task.data.label is None
+    assert task.input_columns == {"title": "title", "body": "body"} and task.label_column == "labels"
+    assert task.load("test").gold() == [["ham", "spam"]]
+    python_task = Task(inputs=["title", "body"], labels=["a"])
+    assert python_task.input_columns == {"title": "title", "body": "body"} and python_task.label_column == "label"
+
+
+def test_data_text_must_name_one_column_per_input_field(tmp_path):
+    path = write_task(tmp_path, 'text = ["Title", "Body"]')
+    with pytest.raises(ConfigurationError) as error:
+        Task.from_toml(path)
+    message = str(error.value)
+    assert message.startswith(f"task file {path}: [data] text names 2 column(s) (Title, Body) for 1 input field(s) "
+                              "(text)") and "\n" not in message
+    with pytest.raises(ConfigurationError, match=r"^task 'task': \[data\] text names 1 column\(s\) \(a\) for 2"):
+        Task(inputs=["title", "body"], labels=["x"], data=DataSpec(text="a"))
+    assert Task(inputs=["title", "body"], labels=["x"], data=DataSpec(text=["T", "B"])).input_columns == {
+        "title": "T", "body": "B"}
