@@ -7,9 +7,11 @@ import sqlite3
 import threading
 
 import pytest
+import sqlite_utils
 
 from lmprog.errors import LedgerError
-from lmprog.ledger import CallRecord, Ledger, call_key, canonical_json, migrations
+from lmprog.ledger import SCHEMA_VERSION, CallRecord, Ledger, call_key, canonical_json, migrations
+from lmprog.ledger.schema import MIGRATION_NAMES
 
 
 def K(name: str) -> str:
@@ -43,11 +45,19 @@ def test_migrating_a_blank_file_creates_the_schema(tmp_path):
     assert {row[1] for row in conn.execute("PRAGMA table_info(runs)")} >= {"id", "command", "arguments", "started_at",
                                                                             "ended_at", "hits"}
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.schema_version == len(migrations._migrations)
+    assert ledger.schema_version == len(MIGRATION_NAMES) == SCHEMA_VERSION
     # Opening again applies nothing new.
     Ledger(tmp_path / "new.db")
     assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial", "m002_claims"]
     assert {row[1] for row in conn.execute("PRAGMA table_info(claims)")} == {"key", "pid", "claimed_at"}
+
+
+def test_lmprogs_migration_names_are_what_sqlite_utils_applies():
+    """lmprog's own list (used to recognise a newer lmprog's migrations) matches what it registered."""
+    blank = sqlite_utils.Database(memory=True)
+    assert [m.name for m in migrations.pending(blank)] == list(MIGRATION_NAMES)
+    migrations.apply(blank)
+    assert [m.name for m in migrations.applied(blank)] == list(MIGRATION_NAMES)
 
 
 def test_newer_schema_is_refused(tmp_path):

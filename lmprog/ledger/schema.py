@@ -19,9 +19,16 @@ from sqlite_utils.migrations import Migrations
 from lmprog.errors import LedgerError
 
 migrations = Migrations("lmprog.ledger")
+_names: list[str] = []
 
 
-@migrations()
+def _migration(fn):
+    """Register a migration with sqlite-utils and in lmprog's own list of its migration names."""
+    _names.append(fn.__name__)
+    return migrations()(fn)
+
+
+@_migration
 def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE calls (
@@ -58,12 +65,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
+@_migration
 def m002_claims(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE claims (key BLOB PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
 
 
-SCHEMA_VERSION = 2
+MIGRATION_NAMES: tuple[str, ...] = tuple(_names)  # what this lmprog knows, in the order it applies them
+SCHEMA_VERSION = len(MIGRATION_NAMES)
 
 
 def applied(db: sqlite_utils.Database) -> list[str]:
@@ -71,11 +79,16 @@ def applied(db: sqlite_utils.Database) -> list[str]:
     return [m.name for m in migrations.applied(db)]
 
 
+def newer_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Migrations applied to ``db`` that this lmprog does not know (a newer lmprog applied them)."""
+    return sorted(set(applied(db)) - set(MIGRATION_NAMES))
+
+
 def migrate(db: sqlite_utils.Database, path: Path) -> None:
     """Apply pending migrations; refuse a file that a newer lmprog migrated further."""
-    newer = set(applied(db)) - {m.name for m in migrations._migrations}
+    newer = newer_migrations(db)
     if newer:
-        raise LedgerError(f"ledger {path} was written by a newer lmprog (migrations {sorted(newer)}); upgrade lmprog")
+        raise LedgerError(f"ledger {path} was written by a newer lmprog (migrations {newer}); upgrade lmprog")
     # Several processes may open a new ledger at once: a losing migration rolls back, then
     # finds nothing pending on the next try.
     for attempt in range(20):
