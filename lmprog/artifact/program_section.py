@@ -40,8 +40,10 @@ def program_to_dict(program: dspy.Module, task: Task, *, program_params: Mapping
     own_task = getattr(program, "task", None)
     if own_task is not None:
         _check_same_task(own_task, task)
-    # A custom program is rebuilt by build(task, **params) from its program file: its params are build()'s options.
-    params = params_of(program, base=base, references=references) if builtin else dict(program_params or {})
+    # A custom program is rebuilt by build(task, **params) from its program file: its params are build()'s
+    # options, given by the caller or, for a module that states its own params(), those.
+    params = params_of(program, base=base, references=references) if builtin or program_params is None \
+        else dict(program_params)
     predictors = {name: {"fields": list(predictor.signature.fields), "state": _predictor_state(predictor, name),
                          "lm": lm_settings(predictor.lm)} for name, predictor in program.named_predictors()}
     if not predictors:

@@ -103,7 +103,8 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     return CompiledProgram(
         program=search.build(best), task=program.task, lm=lm_settings(lm) or {},
         optimizer={"name": optimizer, "seed": seed, "settings": settings.to_dict(),
-                   "teacher": (lm_settings(teacher) or {}).get("model"), "train": len(train), "dev": len(dev)},
+                   "teacher": (lm_settings(teacher) or {}).get("model"), "train": len(train), "dev": len(dev),
+                   **({"skipped_drafts": search.skipped_drafts} if search.skipped_drafts else {})},
         candidates=search.candidates, dev_score=best["dev_score"], run_id=run.run_id,
         budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
                 "stopped_early": tracker.exhausted},

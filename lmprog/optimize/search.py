@@ -20,7 +20,7 @@ from lmprog import outputs
 from lmprog.errors import BudgetExceededError
 from lmprog.modules.protocol import CompilePhase, compile_phases, zero_shot
 from lmprog.optimize.demos import DemoCandidate, demo_sets
-from lmprog.optimize.instructions import propose_instructions
+from lmprog.optimize.instructions import draft_instructions
 from lmprog.run import BUDGET, RunContext, run_module
 
 
@@ -69,6 +69,7 @@ class PhasedSearch:
         self.train, self.dev = list(train), list(dev)
         self.lm, self.teacher, self.settings, self.seed, self.run_context = lm, teacher, settings, seed, run
         self.candidates: list[dict] = []
+        self.skipped_drafts: list[dict] = []  # instruction drafts the teacher gave that could not be used
 
     def planned_candidates(self) -> int:
         sets = min(self.settings.demo_sets, len(self.train))
@@ -137,8 +138,10 @@ class PhasedSearch:
     def _drafts(self, phase: CompilePhase) -> list[str]:
         if phase.instructions is None or self.settings.instructions <= 0:
             return []
-        return propose_instructions(self.base.task, self.train, lm=self.teacher, n=self.settings.instructions,
+        drafts = draft_instructions(self.base.task, self.train, lm=self.teacher, n=self.settings.instructions,
                                     seed=self.seed)
+        self.skipped_drafts += [{"phase": phase.name, **skipped} for skipped in drafts.skipped]
+        return drafts.drafts
 
     def _demo_pool(self, phase: CompilePhase, fixed: dict) -> list[DemoCandidate]:
         """Training examples as demo candidates of this phase, marking those the current program gets wrong."""
