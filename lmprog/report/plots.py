@@ -128,7 +128,8 @@ def candidates_svg(candidates: list[dict], best: str | None) -> str | None:
     with _figure(min(max(4.0, 0.35 * len(scored) + 2.0), 11.0), 3.4) as fig:
         ax = fig.add_subplot()
         positions = list(range(len(scored)))
-        ax.bar(positions, [c["dev_score"] for c in scored], color=[_GREEN if c["id"] == best else _BLUE for c in scored])
+        ax.bar(positions, [c["dev_score"] for c in scored],
+               color=[_GREEN if c["id"] == best else _BLUE for c in scored])
         if len(scored) <= 30:
             ax.set_xticks(positions, [_short(c["id"], 20) for c in scored], rotation=45, ha="right",
                           rotation_mode="anchor")

@@ -1,5 +1,0 @@
-"""``python -m lmprog.cli``: the same as the ``lmprog`` command."""
-
-from lmprog.cli import main
-
-main()

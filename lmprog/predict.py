@@ -1,0 +1,106 @@
+"""Streaming predictions: JSONL rows in, the same rows plus the program's answer out.
+
+Memory stays constant (rows are read and written a chunk at a time, in input order) and a run is
+resumable: rows already in the output file are skipped, and a half-written last line left by a
+kill is dropped and redone. Every LM call goes through the ledger, so redone rows cost nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmprog.errors import DataError
+from lmprog.evaluation import run_program
+
+
+@dataclass
+class PredictSummary:
+    """What :func:`predict_file` did: rows written now, rows found already done, rows that failed."""
+
+    written: int
+    skipped: int
+    failed: int
+    out: str
+
+
+def predict_file(program, task, data: str | Path, out: str | Path, *, lm, threads: int = 8, chunk: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> PredictSummary:
+    """Predict every row of ``data`` (JSONL with the task's input fields) into ``out`` (JSONL).
+
+    Each output row is the input row plus the answer (``label`` or ``labels``), ``confidence``
+    and, when the example failed, ``error`` (its kind). Rows missing an input field are an error
+    naming the line, raised before anything is written for that row.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return answer_file(lambda batch: list(pool.map(lambda row: _answer(program, task, lm, row), batch)), task,
+                           data, out, chunk=chunk or max(1, threads) * 4, progress=progress)
+
+
+def answer_file(answer_batch: Callable[[list[dict]], list[dict]], task, data: str | Path, out: str | Path, *,
+                chunk: int = 256, progress: Callable[[int], None] | None = None) -> PredictSummary:
+    """:func:`predict_file` with any answerer: ``answer_batch(rows)`` returns one answer dict per row
+    (a distilled classifier, a cascade, or a program)."""
+    data, out = Path(data), Path(out)
+    if not data.is_file():
+        raise DataError(f"{data} does not exist", path=str(data))
+    done = _resume(out)
+    rows = _rows(data, task, skip=done)
+    written = failed = 0
+    with out.open("a", encoding="utf-8") as sink:
+        while batch := list(itertools.islice(rows, chunk)):
+            answers = answer_batch(batch)
+            for row, answer in zip(batch, answers):
+                failed += "error" in answer
+                sink.write(json.dumps({**row, **answer}, ensure_ascii=False) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+            written += len(batch)
+            if progress:
+                progress(done + written)
+    return PredictSummary(written=written, skipped=done, failed=failed, out=str(out))
+
+
+def _resume(out: Path) -> int:
+    """Complete lines already in ``out``; a trailing partial line (a killed write) is cut off."""
+    if not out.exists():
+        return 0
+    content = out.read_bytes()
+    complete = content[: content.rfind(b"\n") + 1]
+    if len(complete) != len(content):
+        with out.open("r+b") as f:
+            f.truncate(len(complete))
+    return complete.count(b"\n")
+
+
+def _rows(path: Path, task, *, skip: int) -> Iterator[dict]:
+    with path.open(encoding="utf-8-sig") as f:
+        for line_number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if skip:
+                skip -= 1
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path} line {line_number}: not valid JSON ({exc.msg})", path=str(path)) from None
+            missing = [name for name in task.input_fields if not isinstance(row, dict) or name not in row]
+            if missing:
+                raise DataError(f"{path} line {line_number}: missing input field {missing[0]!r}", path=str(path))
+            yield row
+
+
+def _answer(program, task, lm, row: dict) -> dict:
+    prediction, error, _message = run_program(program, {name: str(row[name]) for name in task.input_fields}, lm)
+    if prediction is None:  # this row failed after retries; the rest go on
+        return {task.output_field: [] if task.multi_label else None, "error": error}
+    answer = {task.output_field: prediction.get(task.output_field), "confidence": prediction.get("confidence")}
+    if prediction.get("parse_error"):
+        answer["error"] = "parse_failure"
+    return answer
