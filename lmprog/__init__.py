@@ -29,7 +29,7 @@ _EXPORTS = {
     "LabelRetriever": "lmprog.retrieval",
     "CompiledProgram": "lmprog.artifact",
     "load": "lmprog.artifact",
-    "Budget": "lmprog.budget",
+    "Budget": "lmprog.run",
     "compile": "lmprog.optimize.compile",
     "plan": "lmprog.optimize.plan",
     "evaluate": "lmprog.evaluation",
@@ -45,7 +45,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from lmprog import errors, metrics
     from lmprog.artifact import CompiledProgram, load
-    from lmprog.budget import Budget
+    from lmprog.run import Budget
     from lmprog.optimize.compile import compile
     from lmprog.optimize.plan import plan
     from lmprog.evaluation import Evaluation, evaluate

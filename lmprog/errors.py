@@ -2,7 +2,8 @@
 
     LmprogError
     ├── ConfigurationError        bad model string, unknown ledger mode, missing optional extra
-    │   └── MissingApiKeyError    the provider's key variable is not set
+    │   ├── MissingApiKeyError    the provider's key variable is not set
+    │   └── ParameterError        a program parameter is missing or of the wrong type
     ├── LedgerError               the ledger file cannot be opened or is from a newer lmprog
     │   └── LedgerMissError       replay mode met a call that is not in the ledger
     ├── ProviderError             the provider refused or failed after retries
@@ -37,6 +38,21 @@ class MissingApiKeyError(ConfigurationError):
         self.variables = variables
         names = " or ".join(variables)
         super().__init__(f"model {model!r} needs an API key: set {names} or pass api_key=")
+
+
+class ParameterError(ConfigurationError):
+    """A program module's parameter is missing (``expected`` None) or not of the ``expected`` type.
+
+    ``key`` is the parameter's dotted name (``samples``, ``retriever.kind``), so a caller reading the
+    parameters from a file can name where it is (``program.params.samples``).
+    """
+
+    def __init__(self, key: str, expected: str | None = None, found: str | None = None):
+        self.key, self.expected, self.found = key, expected, found
+        if expected is None:
+            super().__init__(f"program parameter {key!r} is missing")
+        else:
+            super().__init__(f"program parameter {key!r} must be {expected}, not {found}")
 
 
 class LedgerError(LmprogError):

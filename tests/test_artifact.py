@@ -9,7 +9,7 @@ import dspy
 import pytest
 
 import lmprog
-from lmprog.artifact import FORMAT_VERSION, CompiledProgram, _integrity, load, lm_settings
+from lmprog.artifact import FORMAT_VERSION, CompiledProgram, integrity, load, lm_settings
 from lmprog.errors import ArtifactError
 from lmprog.labels import LabelSpace
 from lmprog.modules.classify import Classify, MultiLabelClassify
@@ -105,7 +105,7 @@ def rewrite(path, change) -> None:
     """Edit an artifact and, unlike a tamperer, keep its integrity hash valid."""
     document = json.loads(path.read_text(encoding="utf-8"))
     change(document)
-    document["integrity"] = _integrity(document)
+    document["integrity"] = integrity(document)
     path.write_text(json.dumps(document), encoding="utf-8")
 
 

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 
 import pytest
 
 import lmprog
-from lmprog.budget import Budget, BudgetTracker
 from lmprog.errors import BudgetExceededError, ConfigurationError
+from lmprog.run import Budget, BudgetTracker, RunContext, activate
 
 
 pytestmark = pytest.mark.server(rule="ok")
 
 
-def budgeted_lm(lm, budget: Budget):
+@contextlib.contextmanager
+def budgeted(budget: Budget):
+    """Every LM call in the block (and in threads started with its context) counts against ``budget``."""
     tracker = BudgetTracker(budget)
-    lm.ledger_engine.budget = tracker
-    return lm, tracker
+    with activate(RunContext(budget=tracker)):
+        yield tracker
 
 
 def test_call_cap_stops_paid_calls_but_not_hits(server, lm_for):
-    lm, tracker = budgeted_lm(lm_for(server), Budget(max_calls=2))
-    lm("one")
-    lm("two")
-    with pytest.raises(BudgetExceededError, match="2 of 2 paid LM calls"):
-        lm("three")
-    assert lm("one") == ["ok"]  # a ledger hit costs nothing and is always allowed
+    lm = lm_for(server)
+    with budgeted(Budget(max_calls=2)) as tracker:
+        lm("one")
+        lm("two")
+        with pytest.raises(BudgetExceededError, match="2 of 2 paid LM calls"):
+            lm("three")
+        assert lm("one") == ["ok"]  # a ledger hit costs nothing and is always allowed
     assert server.request_count == 2 and tracker.calls == 2 and tracker.stopped_by == "max_calls"
     assert lm.ledger.stats()["calls"] == 2
 
@@ -34,25 +39,25 @@ def test_call_cap_stops_paid_calls_but_not_hits(server, lm_for):
 def test_usd_cap(server, tmp_path):
     lm = lmprog.make_lm("openai/gpt-4o-mini", api_base=server.api_base, api_key="sk-test-0000000000",
                         ledger=tmp_path / "l.db")
-    tracker = BudgetTracker(Budget(max_usd=1e-9))
-    lm.ledger_engine.budget = tracker
-    lm("priced call")
-    with pytest.raises(BudgetExceededError, match=r"\$0.0000 of \$0.0000 spent"):
-        lm("next call")
+    with budgeted(Budget(max_usd=1e-9)) as tracker:
+        lm("priced call")
+        with pytest.raises(BudgetExceededError, match=r"\$0.0000 of \$0.0000 spent"):
+            lm("next call")
     assert tracker.usd > 0 and tracker.stopped_by == "max_usd"
 
 
 def test_failed_attempts_are_not_paid(server, lm_for):
-    lm, tracker = budgeted_lm(lm_for(server, num_retries=1), Budget(max_calls=1))
+    lm = lm_for(server, num_retries=1)
     server.retry_after = 0
     server.fail_next("500")
-    assert lm("retried") == ["ok"]
+    with budgeted(Budget(max_calls=1)) as tracker:
+        assert lm("retried") == ["ok"]
     assert tracker.calls == 1
 
 
 def test_threads_never_exceed_the_call_cap(server, lm_for):
     server.latency = 0.02
-    lm, tracker = budgeted_lm(lm_for(server), Budget(max_calls=5))
+    lm = lm_for(server)
     refused = []
 
     def call(i):
@@ -61,12 +66,21 @@ def test_threads_never_exceed_the_call_cap(server, lm_for):
         except BudgetExceededError:
             refused.append(i)
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with budgeted(Budget(max_calls=5)) as tracker:
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(call, i)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert server.request_count == 5 and len(refused) == 7 and tracker.calls == 5
+
+
+def test_calls_outside_the_run_are_not_counted(server, lm_for):
+    lm = lm_for(server)
+    with budgeted(Budget(max_calls=1)) as tracker:
+        lm("inside")
+    lm("outside, after the run")  # no run context: no budget applies
+    assert tracker.calls == 1 and server.request_count == 2
 
 
 def test_bad_budgets():

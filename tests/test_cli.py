@@ -12,11 +12,6 @@ import lmprog
 from lmprog.testing import TestLMServer
 
 
-def run(*args, cwd=None, stdin=subprocess.DEVNULL):
-    return subprocess.run([sys.executable, "-m", "lmprog.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, stdin=stdin, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def ledger_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "ledger.db"
@@ -41,15 +36,15 @@ def test_help_does_not_import_dspy_or_litellm():
     assert out.stdout.strip() == "[]"
 
 
-def test_help_lists_the_cache_commands():
-    out = run("cache", "--help")
+def test_help_lists_the_cache_commands(cli):
+    out = cli("cache", "--help")
     assert out.returncode == 0
     for verb in ("path", "stats", "ls", "show", "export", "clear"):
         assert verb in out.stdout
 
 
-def test_stats_json_counts_calls_hits_and_errors(ledger_file):
-    out = run("cache", "stats", "--json", "--ledger", str(ledger_file))
+def test_stats_json_counts_calls_hits_and_errors(ledger_file, cli):
+    out = cli("cache", "stats", "--json", "--ledger", str(ledger_file))
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert stats["calls"] == 2 and stats["hits"] == 1 and stats["errors"] == 1
@@ -57,29 +52,29 @@ def test_stats_json_counts_calls_hits_and_errors(ledger_file):
     assert stats["by_model"][0]["name"] == "openai/test-model"
 
 
-def test_stats_table_and_ls(ledger_file):
-    table = run("cache", "stats", "--ledger", str(ledger_file))
+def test_stats_table_and_ls(ledger_file, cli):
+    table = cli("cache", "stats", "--ledger", str(ledger_file))
     assert table.returncode == 0 and "paid calls" in table.stdout and "ledger hits" in table.stdout
-    rows = json.loads(run("cache", "ls", "--json", "--ledger", str(ledger_file)).stdout)
+    rows = json.loads(cli("cache", "ls", "--json", "--ledger", str(ledger_file)).stdout)
     assert len(rows) == 3 and {r["error_kind"] for r in rows} == {None, "server_error"}
-    listing = run("cache", "ls", "--ledger", str(ledger_file))
+    listing = cli("cache", "ls", "--ledger", str(ledger_file))
     assert rows[0]["key"][:12] in listing.stdout
 
 
-def test_show_by_prefix_and_export(ledger_file, tmp_path):
-    rows = json.loads(run("cache", "ls", "--json", "--errors", "--ledger", str(ledger_file)).stdout)
+def test_show_by_prefix_and_export(ledger_file, tmp_path, cli):
+    rows = json.loads(cli("cache", "ls", "--json", "--errors", "--ledger", str(ledger_file)).stdout)
     assert [r["error_kind"] for r in rows] == ["server_error"]
-    ok = json.loads(run("cache", "ls", "--json", "--ledger", str(ledger_file)).stdout)[-1]
-    shown = json.loads(run("cache", "show", ok["key"][:10], "--ledger", str(ledger_file)).stdout)
+    ok = json.loads(cli("cache", "ls", "--json", "--ledger", str(ledger_file)).stdout)[-1]
+    shown = json.loads(cli("cache", "show", ok["key"][:10], "--ledger", str(ledger_file)).stdout)
     assert shown["response"] == "fine"
     assert shown["request"]["request"]["messages"][0]["parts"][0]["text"] == "first prompt"
     out = tmp_path / "calls.jsonl"
-    assert run("cache", "export", "-o", str(out), "--ledger", str(ledger_file)).returncode == 0
+    assert cli("cache", "export", "-o", str(out), "--ledger", str(ledger_file)).returncode == 0
     assert len(out.read_text().splitlines()) == 3
 
 
-def test_runs_lists_the_run(ledger_file):
-    runs = json.loads(run("cache", "runs", "--json", "--ledger", str(ledger_file)).stdout)
+def test_runs_lists_the_run(ledger_file, cli):
+    runs = json.loads(cli("cache", "runs", "--json", "--ledger", str(ledger_file)).stdout)
     assert runs[0]["command"] == "pytest-cli" and runs[0]["hits"] == 1 and runs[0]["calls"] == 2
 
 
@@ -87,25 +82,25 @@ def test_runs_lists_the_run(ledger_file):
     (["cache", "show", "nope"], "no call with key 'nope'"),
     (["cache", "stats", "--ledger", "/nonexistent/dir/x.db"], "no ledger at /nonexistent/dir/x.db"),
 ])
-def test_user_errors_are_one_line_and_exit_2(args, message, ledger_file):
+def test_user_errors_are_one_line_and_exit_2(args, message, ledger_file, cli):
     if "--ledger" not in args:
         args = [*args, "--ledger", str(ledger_file)]
-    out = run(*args)
+    out = cli(*args)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and message in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_clear_needs_yes_off_a_terminal(ledger_file, tmp_path):
+def test_clear_needs_yes_off_a_terminal(ledger_file, tmp_path, cli):
     copy = tmp_path / "copy.db"
     lmprog.Ledger(ledger_file).checkpoint()  # fold the WAL in before copying the file
     copy.write_bytes(ledger_file.read_bytes())
-    refused = run("cache", "clear", "--ledger", str(copy))
+    refused = cli("cache", "clear", "--ledger", str(copy))
     assert refused.returncode == 2 and "without --yes" in refused.stderr
-    cleared = run("cache", "clear", "--errors", "--yes", "--ledger", str(copy))
+    cleared = cli("cache", "clear", "--errors", "--yes", "--ledger", str(copy))
     assert cleared.returncode == 0 and "deleted 1 failed attempts" in cleared.stdout
 
 
-def test_path_prints_the_default_location(tmp_path):
-    out = run("cache", "path", cwd=tmp_path)
+def test_path_prints_the_default_location(tmp_path, cli):
+    out = cli("cache", "path", cwd=tmp_path)
     assert out.stdout.strip() == str(tmp_path / "cache" / "lmprog.db")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from lmprog.testing import TestLMServer
 from tests.test_compile import CUES, scripted
 
 LABELS = sorted(set(CUES.values()))
 
+pytestmark = pytest.mark.server(rule=scripted)
 
-def run(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "lmprog.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300, env={**os.environ, "OPENAI_API_KEY": "sk-test-cli", **(env or {})})
+
+@pytest.fixture(scope="module")
+def cli(cli):
+    return functools.partial(cli, env={"OPENAI_API_KEY": "sk-test-cli"})
 
 
 def write_task(folder: Path, n: int = 24, test: int = 12) -> Path:
@@ -34,23 +33,17 @@ def write_task(folder: Path, n: int = 24, test: int = 12) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server():
-    with TestLMServer(rule=scripted) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def compiled(server, tmp_path_factory):
+def compiled(module_server, tmp_path_factory, cli):
     folder = tmp_path_factory.mktemp("cli-programs")
     task = write_task(folder)
-    common = ["--task", task, "--lm", "openai/test-model", "--api-base", server.api_base,
+    common = ["--task", task, "--lm", "openai/test-model", "--api-base", module_server.api_base,
               "--ledger", folder / "ledger.db", "-o", "reasoning=false"]
-    planned = run("plan", "classify", *common, "--json")
-    before = server.request_count
-    result = run("compile", "classify", *common, "--out", folder / "compiled.json", "--report", folder / "c.html",
+    planned = cli("plan", "classify", *common, "--json")
+    before = module_server.request_count
+    result = cli("compile", "classify", *common, "--out", folder / "compiled.json", "--report", folder / "c.html",
                  "--json")
-    return {"folder": folder, "task": task, "plan": planned, "compile": result, "calls": server.request_count - before,
-            "common": common}
+    return {"folder": folder, "task": task, "plan": planned, "compile": result,
+            "calls": module_server.request_count - before, "common": common}
 
 
 def test_plan_estimates_without_calling_the_lm(compiled):
@@ -69,50 +62,51 @@ def test_compile_saves_the_artifact_and_a_report(compiled):
     assert "zero-shot" in html and "sk-test-cli" not in html
 
 
-def test_compile_again_pays_nothing_and_writes_the_same_bytes(compiled, server):
+def test_compile_again_pays_nothing_and_writes_the_same_bytes(compiled, module_server, cli):
     folder = compiled["folder"]
     first = (folder / "compiled.json").read_bytes()
-    before = server.request_count
-    again = run("compile", "classify", *compiled["common"], "--out", folder / "again.json", "--json")
+    before = module_server.request_count
+    again = cli("compile", "classify", *compiled["common"], "--out", folder / "again.json", "--json")
     assert again.returncode == 0, again.stderr
-    assert server.request_count == before and json.loads(again.stdout)["spent"]["calls"] == 0
+    assert module_server.request_count == before and json.loads(again.stdout)["spent"]["calls"] == 0
     assert (folder / "again.json").read_bytes() == first
 
 
-def test_evaluate_json_and_report_replay(compiled, server):
+def test_evaluate_json_and_report_replay(compiled, module_server, cli):
     folder = compiled["folder"]
-    out = run("evaluate", folder / "compiled.json", "--data", folder / "test.jsonl", "--api-base", server.api_base,
-              "--ledger", folder / "ledger.db", "--json", "--report", folder / "e.html", "--baseline")
+    out = cli("evaluate", folder / "compiled.json", "--data", folder / "test.jsonl", "--api-base",
+              module_server.api_base, "--ledger", folder / "ledger.db", "--json", "--report", folder / "e.html",
+              "--baseline")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["headline"]["metric"] == "accuracy" and report["headline"]["value"] == 1.0
     assert report["headline"]["before"] == 0.25 and report["headline"]["before_label"] == "zero-shot"
     assert report["metrics"]["dev score, zero-shot (compile)"] == 0.25
     assert report["data"]["examples"] == 12 and report["cost"]["paid_calls"] + report["cost"]["ledger_hits"] == 12
-    before = server.request_count
-    replay = run("report", folder / "compiled.json", "--data", folder / "test.jsonl", "--ledger", folder / "ledger.db",
+    before = module_server.request_count
+    replay = cli("report", folder / "compiled.json", "--data", folder / "test.jsonl", "--ledger", folder / "ledger.db",
                  "--json")
     assert replay.returncode == 0, replay.stderr
-    assert json.loads(replay.stdout)["metrics"] == report["metrics"] and server.request_count == before
-    by_run = run("report", report["program"]["run_id"], "--ledger", folder / "ledger.db")
+    assert json.loads(replay.stdout)["metrics"] == report["metrics"] and module_server.request_count == before
+    by_run = cli("report", report["program"]["run_id"], "--ledger", folder / "ledger.db")
     assert by_run.returncode == 0, by_run.stderr
     assert "accuracy" in by_run.stdout
 
 
-def test_report_of_the_artifact_alone(compiled):
-    out = run("report", compiled["folder"] / "compiled.json", "--ledger", compiled["folder"] / "ledger.db")
+def test_report_of_the_artifact_alone(compiled, cli):
+    out = cli("report", compiled["folder"] / "compiled.json", "--ledger", compiled["folder"] / "ledger.db")
     assert out.returncode == 0, out.stderr
     assert "zero-shot" in out.stdout
 
 
-def test_predict_streams_and_resumes(compiled, server):
+def test_predict_streams_and_resumes(compiled, module_server, cli):
     folder = compiled["folder"]
     rows = [{"id": i, "text": f"please help with my {cue}"} for i, cue in enumerate(list(CUES) * 3)]
     (folder / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out_path = folder / "preds.jsonl"
     out_path.write_text(json.dumps({**rows[0], "label": "billing", "confidence": None}) + "\n" + '{"id": 1, "te')
-    out = run("predict", folder / "compiled.json", "--data", folder / "in.jsonl", "--out", out_path,
-              "--api-base", server.api_base, "--ledger", folder / "ledger.db", "--json")
+    out = cli("predict", folder / "compiled.json", "--data", folder / "in.jsonl", "--out", out_path,
+              "--api-base", module_server.api_base, "--ledger", folder / "ledger.db", "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["skipped"] == 1 and summary["written"] == 11
@@ -136,12 +130,12 @@ def test_predict_streams_and_resumes(compiled, server):
     (["evaluate", "{folder}/compiled.json", "--data", "{folder}/test.jsonl", "--offline", "--ledger",
       "{folder}/empty.db"], "not in the ledger"),
 ])
-def test_user_errors_are_one_line_and_exit_2(compiled, server, args, message):
+def test_user_errors_are_one_line_and_exit_2(compiled, module_server, args, message, cli):
     folder = compiled["folder"]
     (folder / "bad.toml").write_text("name = \n[inputs")
     (folder / "unknown_label.jsonl").write_text('{"text": "hi", "label": "billing"}\n{"text": "yo", "label": "mortgage"}\n')
-    filled = [a.format(task=compiled["task"], folder=folder, api=server.api_base) for a in args]
-    out = run(*filled, cwd=folder)
+    filled = [a.format(task=compiled["task"], folder=folder, api=module_server.api_base) for a in args]
+    out = cli(*filled, cwd=folder)
     assert out.returncode == 2, (out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr

@@ -131,9 +131,9 @@ def test_cascade_refuses_another_program(labelled):
                        lm=labelled["lm"], max_lm_fraction=0.2)
 
 
-def test_budget_stops_pseudo_labelling_and_trains_on_what_was_labelled(labelled, tmp_path):
+def test_budget_stops_pseudo_labelling_and_trains_on_what_was_labelled(labelled, lm_for):
     task = labelled["task"]
-    lm = lmprog.make_lm("openai/test-model", api_base=labelled["server"].api_base, ledger=tmp_path / "fresh.db")
+    lm = lm_for(labelled["server"])
     distilled = lmprog.distill(labelled["compiled"], [{"text": ex.text} for ex in labelled["pool"]], lm=lm,
                                budget=lmprog.Budget(max_calls=60), threads=4)
     training = distilled.training
@@ -144,31 +144,31 @@ def test_budget_stops_pseudo_labelling_and_trains_on_what_was_labelled(labelled,
     assert set(distilled.classes) <= set(task.labels.names)
 
 
-def test_min_confidence_without_any_confidence_says_how_to_get_one(tmp_path):
+def test_min_confidence_without_any_confidence_says_how_to_get_one(lm_for):
     task = example_task("sms_spam")
     with TestLMServer(rule=answer_fields(label="ham")) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         compiled = CompiledProgram(program=lmprog.Classify(task, logprobs=False), task=task,
                                    lm={"model": "openai/test-model"})
         with pytest.raises(ConfigurationError, match="samples=3"):
             lmprog.distill(compiled, ["a", "b", "c"], lm=lm, min_confidence=0.5)
 
 
-def test_one_label_only_is_a_clear_error(tmp_path):
+def test_one_label_only_is_a_clear_error(lm_for):
     task = example_task("sms_spam")
     with TestLMServer(rule=answer_fields(label="ham")) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         compiled = CompiledProgram(program=lmprog.Classify(task), task=task, lm={"model": "openai/test-model"})
         with pytest.raises(DataError, match="at least 10 with 2 labels"):
             lmprog.distill(compiled, [f"message {i}" for i in range(20)], lm=lm)
 
 
-def test_multi_label_distills_one_vs_rest(tmp_path):
+def test_multi_label_distills_one_vs_rest(tmp_path, lm_for):
     task = example_task("nlupp")
     pool, gold_examples = list(task.load("test")), list(task.load("train"))
     gold = {ex.text: ex["labels"] for ex in pool + gold_examples}
     with TestLMServer(rule=noisy_teacher(task, gold, set())) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         compiled = CompiledProgram(program=lmprog.MultiLabelClassify(task), task=task, lm={"model": "openai/test-model"})
         distilled = lmprog.distill(compiled, [ex.text for ex in pool], lm=lm, gold=gold_examples, threads=4)
     assert distilled.multi_label and len(distilled.pipeline.named_steps["model"].estimators_) == len(distilled.classes)
@@ -179,7 +179,7 @@ def test_multi_label_distills_one_vs_rest(tmp_path):
     assert loaded.predict([ex.text for ex in gold_examples]) == predictions
 
 
-def test_a_ranking_program_trains_on_the_labels_it_used(tmp_path):
+def test_a_ranking_program_trains_on_the_labels_it_used(tmp_path, lm_for):
     skills = ["Python (computer programming)", "JavaScript", "SQL", "project management", "customer service",
               "teamwork principles", "Java (computer programming)", "data analytics", "cloud technologies", "Linux"]
     task = Task(inputs={"text": "a sentence from a job ad"}, labels=skills, multi_label=True, name="skills")
@@ -195,7 +195,7 @@ def test_a_ranking_program_trains_on_the_labels_it_used(tmp_path):
         return answer_fields(queries=json.dumps(topics[topic]))
 
     with TestLMServer(rule=rule) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         program = InferRetrieveRank(task, retriever=LabelRetriever(task.labels, index_dir=tmp_path / "idx"),
                                     shortlist=5)
         compiled = CompiledProgram(program=program, task=task, lm={"model": "openai/test-model"})

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +15,13 @@ from tests.test_distill import example_task, noisy_teacher
 KEY = "sk-test-distill-cli-4242"
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "lmprog.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600, env={**os.environ, "OPENAI_API_KEY": KEY})
+@pytest.fixture(scope="module")
+def cli(cli):
+    return functools.partial(cli, env={"OPENAI_API_KEY": KEY})
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, cli):
     folder = tmp_path_factory.mktemp("distill-cli")
     task = example_task("sms_spam")
     pool, gold_examples = list(task.load("test")), list(task.load("train"))
@@ -39,7 +36,7 @@ def setup(tmp_path_factory):
         folder / "compiled.json")
     with TestLMServer(rule=noisy_teacher(task, gold, noisy)) as server:
         common = ["--api-base", server.api_base, "--ledger", folder / "ledger.db"]
-        distilled = run("distill", folder / "compiled.json", "--unlabeled", folder / "unlabeled.jsonl", "--gold",
+        distilled = cli("distill", folder / "compiled.json", "--unlabeled", folder / "unlabeled.jsonl", "--gold",
                         folder / "gold.jsonl", "--min-confidence", "0.5", "--out", folder / "model.skops",
                         "--report", folder / "distill.html", "--json", *common)
         yield {"folder": folder, "server": server, "common": common, "distilled": distilled, "gold": gold,
@@ -62,17 +59,17 @@ def test_distill_saves_a_classifier_and_a_report(setup):
             assert KEY.encode() not in path.read_bytes(), path
 
 
-def test_distill_prints_a_readable_report(setup):
-    result = run("distill", setup["folder"] / "compiled.json", "--unlabeled", setup["folder"] / "unlabeled.jsonl",
+def test_distill_prints_a_readable_report(setup, cli):
+    result = cli("distill", setup["folder"] / "compiled.json", "--unlabeled", setup["folder"] / "unlabeled.jsonl",
                  "--out", setup["folder"] / "again.skops", *setup["common"])
     assert result.returncode == 0, result.stderr
     assert "classifier" in result.stdout and "predictions/s" in result.stdout and "kept" in result.stdout
 
 
-def test_predict_with_the_classifier_alone_makes_no_lm_call(setup):
+def test_predict_with_the_classifier_alone_makes_no_lm_call(setup, cli):
     folder, server = setup["folder"], setup["server"]
     before = server.request_count
-    result = run("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "alone.jsonl",
+    result = cli("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "alone.jsonl",
                  "--json")
     assert result.returncode == 0, result.stderr
     assert server.request_count == before
@@ -81,9 +78,9 @@ def test_predict_with_the_classifier_alone_makes_no_lm_call(setup):
     assert [row["id"] for row in rows] == list(range(50))
 
 
-def test_predict_cascade_sends_the_unsure_rows_to_the_program(setup):
+def test_predict_cascade_sends_the_unsure_rows_to_the_program(setup, cli):
     folder = setup["folder"]
-    result = run("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "cascade.jsonl",
+    result = cli("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "cascade.jsonl",
                  "--cascade", folder / "compiled.json", "--max-lm-fraction", "0.3", "--json", *setup["common"])
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -99,15 +96,15 @@ def test_predict_cascade_sends_the_unsure_rows_to_the_program(setup):
     (["--max-lm-fraction", "0.2"], "need --cascade"),
     (["--cascade", "{folder}/missing.json"], "does not exist"),
 ])
-def test_predict_errors_are_one_line(setup, args, message):
+def test_predict_errors_are_one_line(setup, args, message, cli):
     folder = setup["folder"]
-    result = run("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "x.jsonl",
+    result = cli("predict", folder / "model.skops", "--data", folder / "new.jsonl", "--out", folder / "x.jsonl",
                  *[a.format(folder=folder) for a in args], *setup["common"])
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_distill_errors_are_one_line(setup, tmp_path):
+def test_distill_errors_are_one_line(setup, tmp_path, cli):
     folder = setup["folder"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"txt": "no text field"}\n')
@@ -117,11 +114,11 @@ def test_distill_errors_are_one_line(setup, tmp_path):
         (["--unlabeled", folder / "unlabeled.jsonl", "--features", "bag"], "unknown features"),
         (["--unlabeled", folder / "unlabeled.jsonl", "--gold", folder / "unlabeled.jsonl"], "unlabeled.jsonl"),
     ]:
-        result = run("distill", folder / "compiled.json", *args, "--out", tmp_path / "m.skops", *setup["common"])
+        result = cli("distill", folder / "compiled.json", *args, "--out", tmp_path / "m.skops", *setup["common"])
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     not_a_model = tmp_path / "m.skops"
     not_a_model.write_text("hello")
-    result = run("predict", not_a_model, "--data", folder / "new.jsonl", "--out", tmp_path / "p.jsonl")
+    result = cli("predict", not_a_model, "--data", folder / "new.jsonl", "--out", tmp_path / "p.jsonl")
     assert result.returncode == 2 and "not a skops file" in result.stderr

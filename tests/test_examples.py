@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,8 @@ PROGRAMS = {"sms_spam": "programs/classify.py", "banking77": "programs/classify.
             "nlupp": "programs/multilabel.py", "esco_tech": "programs/infer_retrieve_rank.py"}
 
 
-def lmprog(*args, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("LMPROG_LM", "LMPROG_LEDGER")}
-    return subprocess.run([sys.executable, "-m", "lmprog.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
-
-
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_example_replays_with_zero_lm_calls(name, tmp_path):
+def test_example_replays_with_zero_lm_calls(name, tmp_path, cli):
     example = REPO / "examples" / name
     committed_ledger = REPO / "cache" / "examples" / f"{name}.db"
     assert committed_ledger.is_file(), f"examples/{name} has no committed ledger; run examples/regenerate.sh {name}"
@@ -33,8 +25,8 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path):
     # Next to the committed artifact, so paths stored relative to it (a large label file) are the same.
     out = example / f".replayed-{os.getpid()}.json"
     try:
-        compiled = lmprog("compile", REPO / PROGRAMS[name], "--task", example / "task.toml", "--ledger", ledger,
-                          "--out", out, "--offline", "--json", cwd=tmp_path)
+        compiled = cli("compile", REPO / PROGRAMS[name], "--task", example / "task.toml", "--ledger", ledger,
+                       "--out", out, "--offline", "--json", cwd=tmp_path)
         assert compiled.returncode == 0, compiled.stderr
         summary = json.loads(compiled.stdout)
         assert summary["spent"]["calls"] == 0 and summary["spent"]["hits"] > 0
@@ -42,8 +34,8 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path):
     finally:
         out.unlink(missing_ok=True)
 
-    evaluated = lmprog("evaluate", example / "compiled.json", "--data", example / "test.jsonl", "--ledger", ledger,
-                       "--offline", "--json", cwd=tmp_path)
+    evaluated = cli("evaluate", example / "compiled.json", "--data", example / "test.jsonl", "--ledger", ledger,
+                    "--offline", "--json", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["cost"]["paid_calls"] == 0 and report["cost"]["ledger_hits"] > 0
@@ -51,24 +43,24 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_example_distills_offline_from_its_ledger(name, tmp_path):
+def test_example_distills_offline_from_its_ledger(name, tmp_path, cli):
     """Each example's unlabeled.jsonl becomes a saved classifier, replayed with zero LM calls; the
     classifier alone and the cascade then predict."""
     example = REPO / "examples" / name
     ledger = tmp_path / "ledger.db"
     shutil.copy(REPO / "cache" / "examples" / f"{name}.db", ledger)
     model = tmp_path / "model.skops"
-    distilled = lmprog("distill", example / "compiled.json", "--unlabeled", example / "unlabeled.jsonl", "--gold",
-                       example / "test.jsonl", "--ledger", ledger, "--out", model, "--offline", "--json", cwd=tmp_path)
+    distilled = cli("distill", example / "compiled.json", "--unlabeled", example / "unlabeled.jsonl", "--gold",
+                    example / "test.jsonl", "--ledger", ledger, "--out", model, "--offline", "--json", cwd=tmp_path)
     assert distilled.returncode == 0, distilled.stderr
     data = json.loads(distilled.stdout)
     assert data["training"]["spent"]["calls"] == 0 and data["training"]["kept"] > 0
     assert [row["name"] for row in data["comparison"]][:2] == ["program", "classifier"]
-    alone = lmprog("predict", model, "--data", example / "unlabeled.jsonl", "--out", tmp_path / "alone.jsonl",
-                   "--json", cwd=tmp_path)
+    alone = cli("predict", model, "--data", example / "unlabeled.jsonl", "--out", tmp_path / "alone.jsonl",
+                "--json", cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr
-    cascade = lmprog("predict", model, "--data", example / "test.jsonl", "--out", tmp_path / "cascade.jsonl",
-                     "--cascade", example / "compiled.json", "--max-lm-fraction", "0.2", "--ledger", ledger,
-                     "--offline", "--json", cwd=tmp_path)
+    cascade = cli("predict", model, "--data", example / "test.jsonl", "--out", tmp_path / "cascade.jsonl",
+                  "--cascade", example / "compiled.json", "--max-lm-fraction", "0.2", "--ledger", ledger,
+                  "--offline", "--json", cwd=tmp_path)
     assert cascade.returncode == 0, cascade.stderr
     assert json.loads(cascade.stdout)["written"] == sum(1 for line in (example / "test.jsonl").open() if line.strip())

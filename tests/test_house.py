@@ -140,7 +140,7 @@ def private_imports() -> list[str]:
     for module, targets in imports().items():
         for target, name, line in targets:
             where = f"{module} line {line}: {target}{'.' + name if name else ''}"
-            if name.startswith("_") and target != module:
+            if name.startswith("_") and not name.endswith("__") and target != module:
                 bad.append(where)
             elif any(p.startswith("_") and p != "__init__" for p in target.split(".")) \
                     and _package(module) != _package(target):

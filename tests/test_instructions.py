@@ -7,7 +7,6 @@ import itertools
 import dspy
 import pytest
 
-import lmprog
 from lmprog.optimize.instructions import clean_instruction, propose_instructions
 from lmprog.task import Task
 from lmprog.testing import TestLMServer, answer_fields
@@ -17,7 +16,7 @@ EXAMPLES = [dspy.Example(text="WIN cash now", label="spam").with_inputs("text"),
             dspy.Example(text="see you at 6", label="ham").with_inputs("text")]
 
 
-def test_drafts_are_distinct_cleaned_and_recorded(tmp_path):
+def test_drafts_are_distinct_cleaned_and_recorded(lm_for):
     drafts = itertools.cycle([
         "Instruction: Mark prize, cash and premium-rate offers as spam; everything personal is ham.",
         '"Label unsolicited advertising as spam, ordinary messages as ham."',
@@ -25,7 +24,7 @@ def test_drafts_are_distinct_cleaned_and_recorded(tmp_path):
         "Following the drafting hint, label the SMS.",  # leaks the proposer's prompt
     ])
     with TestLMServer(rule=lambda body: answer_fields(instruction=next(drafts))) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         proposals = propose_instructions(TASK, EXAMPLES, lm=lm, n=4, seed=0)
         prompt = server.requests[0]["messages"][-1]["content"]
     assert proposals == ["Mark prize, cash and premium-rate offers as spam; everything personal is ham.",
@@ -37,9 +36,9 @@ def test_drafts_are_distinct_cleaned_and_recorded(tmp_path):
     assert lm.ledger.stats()["by_module"][0]["name"] == "propose_instructions:sms"
 
 
-def test_same_seed_is_answered_from_the_ledger(tmp_path):
+def test_same_seed_is_answered_from_the_ledger(lm_for):
     with TestLMServer(rule=lambda body: answer_fields(instruction=f"Draft {len(body['messages'][-1]['content'])}")) as server:
-        lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=tmp_path / "l.db")
+        lm = lm_for(server)
         first = propose_instructions(TASK, EXAMPLES, lm=lm, n=3, seed=5)
         again = propose_instructions(TASK, EXAMPLES, lm=lm, n=3, seed=5)
         assert server.request_count == 3

@@ -8,7 +8,7 @@ from rich.console import Console
 
 import lmprog
 from lmprog.optimize.compile import compile
-from lmprog.progress import CompileProgress
+from lmprog.run.progress import CompileProgress
 from lmprog.testing import TestLMServer
 from tests.test_compile import TASK, examples, scripted
 

@@ -14,7 +14,8 @@ import pytest
 
 from lmprog.errors import ConfigurationError
 from lmprog.labels import Label, LabelSpace
-from lmprog.retrieval import LabelRetriever
+from lmprog.retrieval import LabelRetriever, load_encoder
+from lmprog.retrieval.bm25 import Bm25Index
 
 SKILLS = [
     Label(0, "Python (computer programming)", aliases=("Python", "python scripting")),
@@ -167,6 +168,23 @@ def test_bad_priors_and_parameters_raise_configuration_errors(bm25, space, tmp_p
         LabelRetriever(["a", "the"], index_dir=tmp_path).search("x")
 
 
+def test_validate_checks_parameters_without_building(space, tmp_path):
+    root = tmp_path / "idx"
+    retriever = LabelRetriever(space, fields=["aliases", "name"], index_dir=root)
+    assert retriever.validate() is retriever
+    assert not root.exists()  # nothing is built or loaded
+    with pytest.raises(ConfigurationError, match="kind"):
+        LabelRetriever(space, kind="tfidf", index_dir=root).validate()
+    with pytest.raises(ConfigurationError, match="fields"):
+        LabelRetriever(space, fields=("title",), index_dir=root).validate()
+    with pytest.raises(ConfigurationError, match="fields"):
+        LabelRetriever(space, fields=(), index_dir=root).validate()
+    with pytest.raises(ConfigurationError, match="applies to kind='dense' only"):
+        LabelRetriever(space, model="all-MiniLM-L6-v2", index_dir=root).validate()
+    LabelRetriever(space, kind="dense", model="no-such-model", index_dir=root).validate()  # loads nothing
+    assert not root.exists()
+
+
 # ------------------------------------------------------------------------------------ caching
 
 
@@ -208,13 +226,13 @@ def test_changed_label_space_or_fields_get_another_index(space, tmp_path):
 
 def test_build_happens_once_across_threads(space, tmp_path, monkeypatch):
     calls = []
-    original = LabelRetriever._index_bm25
+    original = Bm25Index.build
 
-    def counting(self, documents):
+    def counting(documents, fields):
         calls.append(1)
-        original(self, documents)
+        return original(documents, fields)
 
-    monkeypatch.setattr(LabelRetriever, "_index_bm25", counting)
+    monkeypatch.setattr(Bm25Index, "build", counting)
     retriever = LabelRetriever(space, index_dir=tmp_path)
     results = []
     threads = [threading.Thread(target=lambda: results.append(retriever.search("Postgres", 1))) for _ in range(8)]
@@ -250,6 +268,8 @@ def test_missing_dense_extra_names_the_pip_command(space, tmp_path, monkeypatch)
         LabelRetriever(space, kind="dense", index_dir=tmp_path).search("python")
     with pytest.raises(ConfigurationError, match=r"pip install 'lmprog\[dense\]'"):
         LabelRetriever(space, kind="dense", model=str(tmp_path), index_dir=tmp_path).search("python")
+    with pytest.raises(ConfigurationError, match=r"pip install 'lmprog\[dense\]'"):
+        load_encoder()
 
 
 _real_find_spec = importlib.util.find_spec

@@ -2,7 +2,7 @@
 cascade that sends only the inputs the classifier is unsure of back to the program."""
 
 from lmprog.distillation.cascade import Cascade, cascade_curve, choose_threshold
-from lmprog.distillation.classifier import Distilled, load_distilled
+from lmprog.distillation.classifier import Distilled, is_distilled_file, load_distilled
 from lmprog.distillation.distill import distill
 
-__all__ = ["Cascade", "Distilled", "cascade_curve", "choose_threshold", "distill", "load_distilled"]
+__all__ = ["Cascade", "Distilled", "cascade_curve", "choose_threshold", "distill", "is_distilled_file", "load_distilled"]

@@ -8,15 +8,16 @@ calls, or at least a score); :class:`Cascade` predicts with the chosen threshold
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from lmprog import outputs
 from lmprog.errors import ArtifactError, ConfigurationError
-from lmprog.evaluation import headline_score, run_program
+from lmprog.modules.protocol import confidence_of
+from lmprog.run import run_module
 
 CURVE_POINTS = 51  # LM fractions 0, 2%, ..., 100%
 
@@ -28,6 +29,7 @@ def cascade_curve(confidence: np.ndarray, classifier_answers: Sequence, program_
 
     An input goes to the LM when the classifier's confidence is below the threshold.
     """
+    kind = outputs.RANKING if ranked else outputs.for_task(task)
     confidence = np.asarray(confidence, dtype=float)
     n = len(confidence)
     if n == 0:
@@ -40,7 +42,8 @@ def cascade_curve(confidence: np.ndarray, classifier_answers: Sequence, program_
         to_lm = confidence < threshold
         mixed = [p if lm else c for c, p, lm in zip(classifier_answers, program_answers, to_lm)]
         curve.append({"threshold": threshold, "lm_fraction": float(to_lm.mean()),
-                      "score": headline_score(task, list(reference), mixed, ranked=ranked)})
+                      "score": kind.headline_value(list(reference), mixed, labels=task.labels.names,
+                                                   metric=task.metric)})
     return curve
 
 
@@ -106,14 +109,13 @@ class Cascade:
         out: list[dict[str, Any]] = self.classifier.answer_rows(rows)
         uncertain = [i for i, answer in enumerate(out) if answer["confidence"] < self.threshold]
         inputs = [{name: str(rows[i].get(name, "")) for name in task.input_fields} for i in uncertain]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.threads)) as pool:
-            results = list(pool.map(lambda row: run_program(self.compiled.program, row, self.lm), inputs))
-        for i, (prediction, error, _message) in zip(uncertain, results):
-            if prediction is None:
-                out[i] = {**out[i], "source": "classifier", "error": error}  # the classifier's answer stands
+        program, kind = self.compiled.program, self.compiled.output
+        for i, outcome in zip(uncertain, run_module(program, inputs, lm=self.lm, threads=self.threads)):
+            if not outcome.ok:
+                out[i] = {**out[i], "source": "classifier", "error": outcome.error}  # the classifier's answer stands
                 continue
-            out[i] = {task.output_field: prediction.get(task.output_field),
-                      "confidence": prediction.get("confidence"), "source": "program"}
+            out[i] = {kind.field: outcome.prediction.get(kind.field),
+                      "confidence": confidence_of(program, outcome.prediction), "source": "program"}
         return out
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from lmprog import outputs
 from lmprog.errors import ArtifactError, ConfigurationError
 from lmprog.labels import LabelSpace
 from lmprog.task import Task
@@ -60,15 +61,21 @@ class Encoder:
     """Sentence embeddings for ``features="embeddings"`` (all-MiniLM-L6-v2 from the dense extra, offline)."""
 
     def __init__(self, model: str | None = None):
-        from lmprog.retrieval.retriever import _load_encoder, _resolve_model
+        from lmprog.retrieval import load_encoder
 
-        path, self.identity, _ = _resolve_model(model)
+        self._encoder = load_encoder(model)
+        self.identity = self._encoder.identity
         self.model = model
-        self._encoder = _load_encoder(path)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._encoder.encode(list(texts), batch_size=64, normalize_embeddings=True,
-                                               show_progress_bar=False), dtype=np.float32)
+        return self._encoder(texts)
+
+
+def headline_score(model, gold: Sequence, predicted: Sequence) -> float | None:
+    """The task's headline metric of ``predicted`` against ``gold``, as ``model``'s output kind scores it
+    (with another model's answers as ``gold``: the agreement between the two)."""
+    task = model.task
+    return model.output.headline_value(list(gold), list(predicted), labels=task.labels.names, metric=task.metric)
 
 
 def input_text(task_inputs: Sequence[str], row: Any) -> str:
@@ -112,6 +119,11 @@ class Distilled:
     @property
     def multi_label(self) -> bool:
         return self.task.multi_label
+
+    @property
+    def output(self) -> outputs.OutputKind:
+        """What the classifier answers with: a ranking (distilled from a ranking program), a label set or a label."""
+        return outputs.RANKING if self.ranked else outputs.for_task(self.task)
 
     def features_of(self, rows: Sequence[Any]):
         """What the pipeline reads for ``rows`` (texts, dicts with the task's input fields, or examples)."""
@@ -160,17 +172,15 @@ class Distilled:
     def evaluate(self, examples: Sequence[Any], *, program_answers: Sequence | None = None) -> dict:
         """Score on labelled ``examples`` (the task's headline metric); with ``program_answers`` (the
         compiled program's answers on the same examples) also the agreement with the program."""
-        from lmprog.evaluation import headline_score
-
         examples = list(examples)
         started = time.perf_counter()
         predicted = self.predict(examples)
         seconds = time.perf_counter() - started
         gold = [_gold(example, self.task.output_field) for example in examples]
-        out = {"examples": len(examples), "score": headline_score(self.task, gold, predicted, ranked=self.ranked),
+        out = {"examples": len(examples), "score": headline_score(self, gold, predicted),
                "predictions_per_second": len(examples) / seconds if seconds > 0 else None}
         if program_answers is not None:
-            out["agreement"] = headline_score(self.task, list(program_answers), predicted, ranked=self.ranked)
+            out["agreement"] = headline_score(self, list(program_answers), predicted)
         return out
 
     # ------------------------------------------------------------------------------- files
@@ -201,6 +211,17 @@ class Distilled:
             tmp.unlink(missing_ok=True)
             raise
         return path
+
+
+def is_distilled_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a model file ``lmprog distill`` wrote (a skops archive that names lmprog's kind)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return KIND.encode() in archive.read("schema.json")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
 
 
 def load_distilled(path: str | os.PathLike) -> Distilled:

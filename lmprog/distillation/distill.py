@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,12 @@ import dspy
 import numpy as np
 
 from lmprog.artifact import CompiledProgram
-from lmprog.budget import Budget, tracked
 from lmprog.distillation.cascade import cascade_curve
-from lmprog.distillation.classifier import FEATURES, Distilled, build_pipeline, input_text
+from lmprog.distillation.classifier import FEATURES, Distilled, build_pipeline, headline_score, input_text
 from lmprog.distillation.pseudo_labels import (RANKED_PSEUDO_LABELS, PseudoLabel, confidence_known,
                                                filter_pseudo_labels, label_inputs)
 from lmprog.errors import ConfigurationError, DataError
-from lmprog.evaluation import headline_score
-from lmprog.modules.classify import Classify
-from lmprog.modules.irera import InferRetrieveRank
+from lmprog.run import Budget, open_run
 
 MIN_TRAINING_EXAMPLES = 10
 CV_FOLDS = 5
@@ -63,28 +60,47 @@ def distill(compiled: CompiledProgram, unlabeled, *, lm=None, features: str = "t
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ConfigurationError(f"min_confidence must be between 0 and 1, not {min_confidence}")
     task = compiled.task
-    ranked = isinstance(compiled.program, InferRetrieveRank)
-    program = _labelling_program(compiled.program, samples)
     lm = lm if lm is not None else compiled.make_lm()
     inputs = _inputs(unlabeled, task)
     gold_examples = _gold(gold, task) if gold is not None else None
-    ledger = getattr(lm, "ledger", None)
     arguments = {"artifact": artifact_path, "fingerprint": compiled.fingerprint(), "texts": len(inputs),
                  "samples": samples, "gold": len(gold_examples) if gold_examples is not None else None}
-    with tracked(lm, budget) as tracker, (ledger.run("distill", arguments) if ledger is not None
-                                          else _no_run()) as run_id:
-        labels = label_inputs(program, inputs, task, lm=lm, threads=threads, ranked=ranked,
-                              progress=progress and (lambda d, t: progress("pseudo-label", d, t)))
+    with open_run(lm, "distill", arguments, budget=budget) as run:
+        labels, gold_answers = _pseudo_labels(compiled, inputs, gold_examples, lm=lm, samples=samples,
+                                              threads=threads, progress=progress)
         if min_confidence is not None and not confidence_known(labels):
             raise ConfigurationError("min_confidence needs a confidence, but the program reported none (its LM "
                                      "returns no logprobs): pass samples=3 to measure agreement between samples")
-        gold_answers = None
-        if gold_examples is not None:
-            gold_answers = label_inputs(program, [dict(ex.inputs()) for ex in gold_examples], task, lm=lm,
-                                        threads=threads, ranked=False,
-                                        progress=progress and (lambda d, t: progress("program on gold", d, t)))
     kept, dropped, rare = filter_pseudo_labels(labels, task, min_confidence=min_confidence)
     _check_enough(kept, dropped, len(labels), task)
+    distilled = _fitted(compiled, kept, features=features, balance=balance, seed=seed,
+                        program_info={"artifact": artifact_path, "distill_run": run.run_id})
+    distilled.training = _training_summary(labels, kept, dropped, rare, distilled.classes, task, distilled.ranked,
+                                           run.budget, min_confidence, samples, balance, seed, features)
+    if gold_examples is not None:
+        gold_metrics, distilled.cascade = _gold_scores(distilled, gold_examples, gold_answers, distilled.ranked)
+        distilled.metrics.update(gold_metrics)
+    texts = [input_text(task.input_fields, item.inputs) for item in kept]
+    distilled.throughput = _throughput(distilled, texts, compiled, lm)
+    return distilled
+
+
+def _pseudo_labels(compiled, inputs, gold_examples, *, lm, samples, threads, progress):
+    """The program's answers on the unlabelled inputs and, given gold examples, on those."""
+    program, task = _labelling_program(compiled.program, samples), compiled.task
+    labels = label_inputs(program, inputs, task, lm=lm, threads=threads, ranked=compiled.output.ranked,
+                          progress=progress and (lambda d, t: progress("pseudo-label", d, t)))
+    gold_answers = None
+    if gold_examples is not None:
+        gold_answers = label_inputs(program, [dict(ex.inputs()) for ex in gold_examples], task, lm=lm,
+                                    threads=threads, ranked=False,
+                                    progress=progress and (lambda d, t: progress("program on gold", d, t)))
+    return labels, gold_answers
+
+
+def _fitted(compiled, kept: list[PseudoLabel], *, features, balance, seed, program_info: dict) -> Distilled:
+    """The classifier trained on the kept pseudo-labels, with its out-of-fold agreement and cascade curve."""
+    task, ranked = compiled.task, compiled.output.ranked
     texts = [input_text(task.input_fields, item.inputs) for item in kept]
     answers = [item.answer for item in kept]
     classes = sorted({a for answer in answers for a in (answer if task.multi_label else [answer])})
@@ -92,24 +108,15 @@ def distill(compiled: CompiledProgram, unlabeled, *, lm=None, features: str = "t
                           task=task, classes=classes, ranked=ranked, features=features,
                           labels_hash=task.labels.hash, program={
                               "class": type(compiled.program).__name__, "fingerprint": compiled.fingerprint(),
-                              "model": compiled.lm.get("model"), "artifact": artifact_path,
-                              "compile_run": compiled.run_id, "distill_run": run_id})
+                              "model": compiled.lm.get("model"), "compile_run": compiled.run_id, **program_info})
     X = distilled.features_of(texts)
     y = _targets(answers, classes, task.multi_label)
     oof = _out_of_fold(distilled, X, y, seed)
     distilled.pipeline.fit(X, y)
-    distilled.training = _training_summary(labels, kept, dropped, rare, classes, task, ranked, tracker, min_confidence,
-                                           samples, balance, seed, features)
     oof_answers, oof_confidence = distilled.answers(oof), distilled.confidence(oof)
-    distilled.metrics = {"agreement_cv": headline_score(task, answers, oof_answers, ranked=ranked),
-                         "pseudo_labels": len(kept)}
-    curve_on = {"reference": "program (out-of-fold pseudo-labels)", "examples": len(kept),
-                "curve": cascade_curve(oof_confidence, oof_answers, answers, answers, task, ranked=ranked)}
-    if gold_examples is not None:
-        gold_metrics, curve_on = _gold_scores(distilled, gold_examples, gold_answers, ranked)
-        distilled.metrics.update(gold_metrics)
-    distilled.cascade = curve_on
-    distilled.throughput = _throughput(distilled, texts, compiled, lm)
+    distilled.metrics = {"agreement_cv": headline_score(distilled, answers, oof_answers), "pseudo_labels": len(kept)}
+    distilled.cascade = {"reference": "program (out-of-fold pseudo-labels)", "examples": len(kept),
+                         "curve": cascade_curve(oof_confidence, oof_answers, answers, answers, task, ranked=ranked)}
     return distilled
 
 
@@ -118,12 +125,11 @@ def _labelling_program(program: dspy.Module, samples: int) -> dspy.Module:
         raise ConfigurationError(f"samples must be at least 1, not {samples}")
     if samples == 1:
         return program
-    if not isinstance(program, Classify):
-        raise ConfigurationError(f"samples= needs a Classify or MultiLabelClassify program, not "
-                                 f"{type(program).__name__}")
-    copy = program.deepcopy()
-    copy.samples = samples
-    return copy
+    sampling = getattr(program, "sampling", None)
+    if not callable(sampling):
+        raise ConfigurationError(f"samples= needs a program that can draw several answers per input (one with "
+                                 f"sampling(n), such as Classify), not {type(program).__name__}")
+    return sampling(samples)
 
 
 def _inputs(unlabeled, task) -> list[dict]:
@@ -207,9 +213,9 @@ def _gold_scores(distilled: Distilled, gold_examples, gold_answers: list[PseudoL
                  for item in gold_answers]
     proba = distilled.predict_proba(gold_examples)
     answers, confidence = distilled.answers(proba), distilled.confidence(proba)
-    metrics = {"gold_examples": len(gold), "program_score": headline_score(task, gold, program, ranked=ranked),
-               "classifier_score": headline_score(task, gold, answers, ranked=ranked),
-               "agreement_gold": headline_score(task, reference, answers, ranked=ranked),
+    metrics = {"gold_examples": len(gold), "program_score": headline_score(distilled, gold, program),
+               "classifier_score": headline_score(distilled, gold, answers),
+               "agreement_gold": headline_score(distilled, reference, answers),
                "program_errors_on_gold": sum(item.error is not None for item in gold_answers)}
     curve = {"reference": "gold", "examples": len(gold),
              "curve": cascade_curve(confidence, answers, program, gold, task, ranked=ranked)}
@@ -260,11 +266,3 @@ def _training_summary(labels, kept, dropped, rare, classes, task, ranked, tracke
         summary["notes"].append("a ranking program: pseudo-labels are the labels its Rank step chose; the classifier "
                                 "ranks its labels by probability")
     return summary
-
-
-class _no_run:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return None

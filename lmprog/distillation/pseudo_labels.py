@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmprog.evaluation import run_in_parallel, run_program
+from lmprog.modules.protocol import confidence_of
+from lmprog.run import run_module
 from lmprog.task import Task
 
 # Drop reasons, in the order the filter applies them (reports list them in this order).
@@ -38,16 +39,18 @@ class PseudoLabel:
 def label_inputs(program, inputs: Sequence[dict], task: Task, *, lm, threads: int = 8, ranked: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> list[PseudoLabel]:
     """Run ``program`` on every input (``threads`` at a time), in input order."""
-    def one(index: int, row: dict) -> PseudoLabel:
-        prediction, error, _message = run_program(program, row, lm)
-        if prediction is None:
-            return PseudoLabel(index, row, None, error=error)
+    outcomes = run_module(program, inputs, lm=lm, threads=threads, progress=progress)
+    labels = []
+    for index, (row, outcome) in enumerate(zip(inputs, outcomes)):
+        if not outcome.ok:
+            labels.append(PseudoLabel(index, row, None, error=outcome.error))
+            continue
+        prediction = outcome.prediction
         answer = _ranked_answer(prediction) if ranked else prediction.get(task.output_field)
         parse_failed = bool(prediction.get("parse_error")) or (answer in (None, []) and bool(prediction.get("unparsed")))
-        return PseudoLabel(index, row, answer, confidence=prediction.get("confidence"),
-                           error="parse_failure" if parse_failed else None)
-
-    return run_in_parallel(one, inputs, threads=threads, progress=progress)
+        labels.append(PseudoLabel(index, row, answer, confidence=confidence_of(program, prediction),
+                                  error="parse_failure" if parse_failed else None))
+    return labels
 
 
 def _ranked_answer(prediction) -> list[str]:

@@ -1,8 +1,20 @@
-"""One SQLite connection per thread for one ledger file, and write transactions on them."""
+"""One SQLite connection per thread for one ledger file, and write transactions on them.
+
+A read-only ledger is opened with SQLite's ``mode=ro`` URI: nothing is written to the file, the
+journal mode is left as it is, and a writer in another process can go on (its committed calls are
+read). Two cases SQLite handles its own way:
+
+- a WAL-mode file with no ``-wal`` file: SQLite creates empty ``-wal`` and ``-shm`` files next to it
+  (it needs the shared memory to read), and leaves them; the ledger file itself is untouched.
+- the same in a directory that is not writable: ``mode=ro`` cannot create them and fails
+  (SQLITE_READONLY_DIRECTORY), so the file is read as ``immutable`` instead. With no ``-wal`` file
+  there is nothing else to read; a writer starting during the read is not seen.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,10 +26,12 @@ BUSY_TIMEOUT_MS = 60_000
 
 
 class Connections:
-    """The per-thread connections to ``path`` (WAL mode, commit per write transaction)."""
+    """The per-thread connections to ``path``: read-write in WAL mode (a commit per write
+    transaction), or read-only."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
+        self.readonly = readonly
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
@@ -33,16 +47,31 @@ class Connections:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if self.readonly:
+            return self._open_readonly()
+        conn = _connect(str(self.path), uri=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        uri = self.path.absolute().as_uri() + "?mode=ro"
+        conn = _connect(uri, uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if not (_cannot_create_shm(exc) and _wal_without_log(self.path)):
+                raise
+            conn = _connect(uri + "&immutable=1", uri=True)
+        conn.execute("PRAGMA query_only=ON")
         return conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front so concurrent writers queue instead of failing."""
+        if self.readonly:
+            raise sqlite3.OperationalError("the ledger is open read-only")
         conn = self.get()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -66,6 +95,30 @@ class Connections:
             except sqlite3.ProgrammingError:
                 pass
         self._local = threading.local()
+
+
+def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+_SQLITE_READONLY, _SQLITE_CANTOPEN = 8, 14
+
+
+def _cannot_create_shm(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is None:
+        return "readonly database" in str(exc) or "unable to open" in str(exc)
+    return code & 0xFF in (_SQLITE_READONLY, _SQLITE_CANTOPEN)
+
+
+def _wal_without_log(path: Path) -> bool:
+    """A WAL-mode database (header bytes 18-19 are 2) whose ``-wal`` file does not exist."""
+    with open(path, "rb") as file:
+        header = file.read(20)
+    return header[18:20] == b"\x02\x02" and not os.path.exists(f"{path}-wal")
 
 
 def rows(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:

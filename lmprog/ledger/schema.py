@@ -74,6 +74,28 @@ MIGRATION_NAMES: tuple[str, ...] = tuple(_names)  # what this lmprog knows, in t
 SCHEMA_VERSION = len(MIGRATION_NAMES)
 
 
+# The tables and columns the read methods use: a file that has them can be read, whatever else a
+# newer lmprog added to it.
+READ_COLUMNS: dict[str, tuple[str, ...]] = {
+    "calls": ("id", "key", "model", "request", "response", "response_extra", "finish_reason", "prompt_tokens",
+              "completion_tokens", "cost_usd", "latency_ms", "created_at", "run_id", "module", "error_kind", "error"),
+    "texts": ("hash", "data"),
+    "runs": ("id", "command", "arguments", "started_at", "ended_at", "hits"),
+}
+
+
+def missing_for_reading(conn: sqlite3.Connection) -> list[str]:
+    """The tables (``calls``) and columns (``runs.hits``) of :data:`READ_COLUMNS` that are not there."""
+    missing = []
+    for table, columns in READ_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not present:
+            missing.append(f"table {table}")
+        else:
+            missing += [f"{table}.{column}" for column in columns if column not in present]
+    return missing
+
+
 def applied(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations applied to ``db``, in order."""
     return [m.name for m in migrations.applied(db)]

@@ -37,14 +37,21 @@ class Ledger:
     >>> ledger = Ledger("cache/lmprog.db")
     >>> with ledger.run("my-script"):
     ...     ...  # LM calls made through make_lm(..., ledger=ledger) are recorded in this run
+
+    ``Ledger(path)`` creates the file if needed and migrates it; ``Ledger.open_readonly(path)``
+    (or ``readonly=True``) only reads an existing one.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False):
         self.path = ledger_path(path)
-        self._connections = Connections(self.path)
+        self.readonly = readonly
+        self._connections = Connections(self.path, readonly=readonly)
         self._texts = Texts()
         self._claims = Claims(self._connections)
         self._run_state = RunState(self._connections)
+        if readonly:
+            self._check_readable()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             schema.migrate(self._connections.database(), self.path)
@@ -52,17 +59,45 @@ class Ledger:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
         atexit.register(self._run_state.at_exit)
 
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike | None = None) -> Ledger:
+        """An existing ledger, for reading only: never migrated, its journal mode left as it is, hits
+        not counted; the file stays byte-identical. Every read method works; writing ones raise
+        :class:`LedgerError`. A file from a newer lmprog is read if it has the tables reading needs."""
+        return cls(path, readonly=True)
+
+    def _check_readable(self) -> None:
+        if not self.path.is_file():
+            what = "is not a file" if self.path.exists() else "does not exist"
+            raise LedgerError(f"cannot open ledger {self.path}: the file {what}")
+        try:
+            missing = schema.missing_for_reading(self._connections.get())
+            newer = schema.newer_migrations(self._connections.database()) if missing else []
+        except sqlite3.DatabaseError as exc:
+            self._connections.close()
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+        if missing:
+            self._connections.close()
+            by = f"; it was written by a newer lmprog (migrations {newer}): upgrade lmprog" if newer else ""
+            raise LedgerError(f"cannot read ledger {self.path}: it has no {', '.join(missing)}{by}")
+
+    def _require_writable(self, action: str) -> None:
+        if self.readonly:
+            raise LedgerError(f"cannot {action}: ledger {self.path} is open read-only (open it with Ledger(path) "
+                              "to write)")
+
     @property
     def schema_version(self) -> int:
         return len(schema.applied(self._connections.database()))
 
     def close(self) -> None:
         """Flush pending hit counts, end the implicit run and close every connection."""
-        self._run_state.at_exit()
+        if not self.readonly:
+            self._run_state.at_exit()
         self._connections.close()
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({str(self.path)!r}{', readonly=True' if self.readonly else ''})"
 
     # -- runs (to move to the run context) ---------------------------------------------------
 
@@ -71,22 +106,27 @@ class Ledger:
 
         Give ``run_id`` to continue a run (a resumed compile keeps its id); it is created if new.
         """
+        self._require_writable("start a run")
         return self._run_state.start(command, arguments, run_id)
 
     def end_run(self, run_id: str | None = None) -> None:
+        self._require_writable("end a run")
         self._run_state.end(run_id)
 
     def run(self, command: str, arguments: dict | list | None = None, *, run_id: str | None = None) -> RunContext:
         """Context manager: ``with ledger.run("compile", {...}) as run_id: ...``."""
+        self._require_writable("start a run")
         return RunContext(self, command, arguments, run_id)
 
     @property
     def current_run(self) -> str:
         """The open run, starting an implicit one (named after the program) when none is open."""
+        self._require_writable("start a run")
         return self._run_state.current
 
     def count_hit(self, run_id: str | None = None) -> None:
         """Count one cache hit for the run; counts reach the file every few seconds and at run end."""
+        self._require_writable("count a hit")
         self._run_state.count_hit(run_id)
 
     def flush_hits(self) -> None:
@@ -107,6 +147,7 @@ class Ledger:
 
     def put(self, record: CallRecord) -> None:
         """Store one call and commit. A success replaces any earlier success with the same key."""
+        self._require_writable("store a call")
         request, new_texts = self._texts.pack_request(self._connections.get(), record.request)
         extra = codec.pack_json(record.response_extra) if record.response_extra else None
         key = bytes.fromhex(record.key)
@@ -138,6 +179,7 @@ class Ledger:
         Threads and processes that ask for the same uncached call together wait for the first one's
         answer instead of paying for it again; :meth:`put` of a success ends the claim.
         """
+        self._require_writable("claim a call")
         return self._claims.claim(key)
 
     # -- reading ------------------------------------------------------------------------------
@@ -178,6 +220,7 @@ class Ledger:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file."""
+        self._require_writable("checkpoint")
         self._connections.get().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def integrity_check(self) -> str:
@@ -185,6 +228,7 @@ class Ledger:
 
     def clear(self, *, run_id: str | None = None, errors_only: bool = False) -> int:
         """Delete calls (all, one run's, or failed attempts only); returns how many were deleted."""
+        self._require_writable("delete calls")
         with self._connections.write() as conn:
             deleted = queries.clear(conn, run_id=run_id, errors_only=errors_only)
         self._texts.forget()

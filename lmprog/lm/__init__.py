@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-from pathlib import Path
 from typing import Any
 
 from lmprog.errors import ConfigurationError, MissingApiKeyError
@@ -20,20 +18,13 @@ DEFAULT_TIMEOUT = 120.0
 # The embedded model is small and slow on a CPU: a short answer limit keeps a runaway answer cheap.
 _LOCAL_DEFAULTS = {**_DEFAULTS, "max_tokens": 256}
 
-_ledgers: dict[Path, Ledger] = {}
-_ledgers_lock = threading.Lock()
-
-
 def open_ledger(ledger: str | os.PathLike | Ledger | None = None) -> Ledger:
-    """A Ledger object for a path (one per file and process), ``LMPROG_LEDGER``, or the default."""
+    """``ledger`` itself if it is a :class:`Ledger`, else a new one for the path (default
+    ``$LMPROG_LEDGER``, then ``cache/lmprog.db``). Pass one Ledger to several LMs to share connections;
+    separate Ledger objects on one file are safe too (each call is still paid for once)."""
     if isinstance(ledger, Ledger):
         return ledger
-    path = ledger_path(ledger)
-    resolved = path.resolve()
-    with _ledgers_lock:
-        if resolved not in _ledgers:
-            _ledgers[resolved] = Ledger(path)
-        return _ledgers[resolved]
+    return Ledger(ledger_path(ledger))
 
 
 def make_lm(

@@ -6,10 +6,13 @@ from lmprog.lm.env import prepare_environment
 
 prepare_environment()
 
+import math  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from email.utils import parsedate_to_datetime  # noqa: E402
+
 import dspy  # noqa: E402
-from dspy._vendor.lm15.errors import ServerError  # noqa: E402
-from dspy.clients._http import retry_after_seconds  # noqa: E402
 from dspy.clients.engines.litellm_engine import LiteLLMEngine  # noqa: E402
+from dspy.lm15 import ServerError  # noqa: E402
 from dspy.utils.exceptions import LMError  # noqa: E402
 
 from lmprog.errors import LmprogError  # noqa: E402
@@ -116,6 +119,25 @@ def _add_retry_hint(exc: BaseException) -> None:
             seen = seen.__cause__ or seen.__context__
     if seconds is not None:
         exc.retry_after = min(float(seconds), MAX_RETRY_AFTER)
+
+
+def retry_after_seconds(value) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: a number of seconds or an HTTP date; None if unreadable."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        seconds = None
+    if seconds is not None:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class OpenAICompatibleEngine(CheckedLiteLLMEngine):

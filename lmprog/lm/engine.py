@@ -7,57 +7,22 @@ DSPy's own response cache is turned off for these LMs, so the ledger is the only
 
 from __future__ import annotations
 
-import os
-import re
+import atexit
+import sys
+import threading
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
+from lmprog import secrets
 from lmprog.errors import LedgerMissError, LmprogError
 from lmprog.ledger import CACHE_MODES, CachedAnswer, CallRecord, Ledger, call_key
+from lmprog.lm import dspy_compat
 from lmprog.lm.context import calling_module, current_call
+from lmprog.lm.error_kinds import error_kind
 from lmprog.lm.pricing import call_cost
+from lmprog.run.context import current_run
 
-_SECRET_VARIABLE = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_ACCESS_KEY)$")
-
-
-@dataclass(frozen=True)
-class _ErrorKind:
-    cls_name: str
-    kind: str
-
-
-# Most specific first; matched by class name (lm15's errors inside the engine, DSPy's LM* wrappers
-# of them outside it), so this module needs no DSPy import.
-_ERROR_KINDS = (
-    _ErrorKind("EmptyResponseError", "empty_response"),
-    _ErrorKind("MalformedResponseError", "malformed_response"),
-    _ErrorKind("ContextLengthError", "context_length"),
-    _ErrorKind("ContextWindowExceededError", "context_length"),
-    _ErrorKind("RateLimitError", "rate_limit"),
-    _ErrorKind("LMRateLimitError", "rate_limit"),
-    _ErrorKind("AuthError", "auth"),
-    _ErrorKind("LMAuthError", "auth"),
-    _ErrorKind("BillingError", "billing"),
-    _ErrorKind("LMBillingError", "billing"),
-    _ErrorKind("TimeoutError", "timeout"),
-    _ErrorKind("LMTimeoutError", "timeout"),
-    _ErrorKind("UnsupportedModelError", "unknown_model"),
-    _ErrorKind("LMUnsupportedModelError", "unknown_model"),
-    _ErrorKind("InvalidRequestError", "invalid_request"),
-    _ErrorKind("LMInvalidRequestError", "invalid_request"),
-    _ErrorKind("ServerError", "server_error"),
-    _ErrorKind("LMServerError", "server_error"),
-    _ErrorKind("TransportError", "transport"),
-    _ErrorKind("LMTransportError", "transport"),
-    _ErrorKind("ProviderError", "provider_error"),
-    _ErrorKind("LMProviderError", "provider_error"),
-)
-
-
-def error_kind(exc: BaseException) -> str:
-    """The ledger's name for a failure: rate_limit, timeout, server_error, ... or 'error'."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return next((entry.kind for entry in _ERROR_KINDS if entry.cls_name in names), "error")
+__all__ = ["LedgerEngine", "canonical_request", "error_kind"]
 
 
 def canonical_request(request) -> dict:
@@ -65,9 +30,7 @@ def canonical_request(request) -> dict:
 
     A DSPy Request carries no credentials, base URL or headers, so none can reach the key.
     """
-    from dspy._vendor.lm15.serde import request_to_dict
-
-    return request_to_dict(request)
+    return dspy_compat.request_to_dict(request)
 
 
 class LedgerEngine:
@@ -89,8 +52,9 @@ class LedgerEngine:
         self.mode = mode
         self._secrets = tuple(s for s in secrets if s)
         self.model = model
-        self.budget = None  # a BudgetTracker, set by whoever runs under a budget (compile, evaluate)
         self._hints: dict | None = None
+        self._session_run: str | None = None  # the run of calls made outside any lmprog run
+        self._session_lock = threading.Lock()
 
     # DSPy reads what a model supports from a custom engine's attributes (and consults no catalog),
     # so the ledger passes on the inner engine's hints, or litellm's for API models.
@@ -145,16 +109,36 @@ class LedgerEngine:
         hit = self.ledger.get(key)
         if hit is None:
             return None
-        self.ledger.count_hit()
-        if self.budget is not None:
-            self.budget.note_hit()
+        run = current_run()
+        if not getattr(self.ledger, "readonly", False):  # a replay from a read-only ledger leaves the file as it is
+            self.ledger.count_hit(self._run_id(run))
+        if run is not None:
+            run.budget.note_hit()
         self._sample_done(call)
         return _response_from_ledger(hit, request)
 
+    def _run_id(self, run) -> str:
+        """The current run's id, else this LM's own session run (started at its first call outside any run)."""
+        if run is not None and run.run_id is not None:
+            return run.run_id
+        with self._session_lock:
+            if self._session_run is None:
+                name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+                self._session_run = self.ledger.start_run(name)
+                atexit.register(self._end_session_run)
+            return self._session_run
+
+    def _end_session_run(self) -> None:
+        try:
+            self.ledger.end_run(self._session_run)
+        except Exception:  # noqa: BLE001 - at interpreter exit the file may be gone; nothing is lost but an end time
+            pass
+
     def _call_and_record(self, request, key, keyed, call):
-        record = CallRecord(key=key, model=request.model, request=keyed, run_id=self.ledger.current_run,
+        run = current_run()
+        record = CallRecord(key=key, model=request.model, request=keyed, run_id=self._run_id(run),
                             module=calling_module())
-        budget = self.budget
+        budget = run.budget if run is not None else None
         if budget is not None:
             budget.reserve()
         started = time.perf_counter()
@@ -169,7 +153,7 @@ class LedgerEngine:
                 budget.settle(paid=False)
             record.latency_ms = (time.perf_counter() - started) * 1000
             record.error_kind = error_kind(exc)
-            record.error = self._scrub(f"{type(exc).__name__}: {exc}")[:2000]
+            record.error = secrets.mask(f"{type(exc).__name__}: {exc}", self._secrets)[:2000]
             self.ledger.put(record)
             raise
         record.latency_ms = (time.perf_counter() - started) * 1000
@@ -195,13 +179,6 @@ class LedgerEngine:
     def _sample_done(call) -> None:
         if call is not None:
             call.samples_done += 1
-
-    def _scrub(self, text: str) -> str:
-        secrets = list(self._secrets)
-        secrets += [v for k, v in os.environ.items() if _SECRET_VARIABLE.search(k) and len(v) >= 8]
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
 
     def __repr__(self) -> str:
         return f"LedgerEngine({self.inner!r}, ledger={str(self.ledger.path)!r}, mode={self.mode!r})"
@@ -251,25 +228,25 @@ def _fill_response(record: CallRecord, response) -> None:
     record.completion_tokens = usage.output_tokens
     record.cost_usd = call_cost(record.model, usage.input_tokens, usage.output_tokens)
     if not _is_plain(response):
-        from dspy._vendor.lm15.serde import response_to_dict
-
-        record.response_extra = response_to_dict(response)
+        record.response_extra = dspy_compat.response_to_dict(response)
 
 
 def _response_from_ledger(hit: CachedAnswer, request):
-    """Rebuild the Response. A hit reports no token usage: it cost nothing."""
+    """Rebuild the Response. A hit reports no token usage (it cost nothing), and a truncated answer comes
+    back as finished: DSPy warned about the truncation when the call was paid for, and a replay of it
+    is not news (the ledger keeps the real finish reason)."""
     from dspy.lm15 import Message, Response, Usage
 
     if hit.response_extra is not None:
-        from dspy._vendor.lm15.serde import response_from_dict
-
         data = dict(hit.response_extra)
         data.pop("usage", None)
-        return response_from_dict(data)
+        if data.get("finish_reason") == "length":
+            data["finish_reason"] = "stop"
+        return dspy_compat.response_from_dict(data)
     return Response(
         id=None,
         model=request.model,
         message=Message.assistant(hit.response or ""),
-        finish_reason=hit.finish_reason or "stop",
+        finish_reason="stop" if hit.finish_reason in (None, "length") else hit.finish_reason,
         usage=Usage(),
     )

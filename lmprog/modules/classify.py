@@ -14,10 +14,12 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from lmprog import outputs
 from lmprog.errors import ConfigurationError
 from lmprog.lm.context import module_name
 from lmprog.modules import confidence as conf
 from lmprog.modules.context_fit import fit_inputs
+from lmprog.modules.protocol import CompilePhase, LabelModuleBase, check_params, without_demos
 from lmprog.task import MAX_LISTED_LABELS, Task
 
 
@@ -60,7 +62,7 @@ def current_lm(predictor):
     return lm
 
 
-class Classify(dspy.Module):
+class Classify(LabelModuleBase):
     """Pick the task's label for each example.
 
     Args:
@@ -78,6 +80,7 @@ class Classify(dspy.Module):
     """
 
     multi_label = False
+    output = outputs.LABEL
 
     def __init__(self, task: Task, *, reasoning: bool = False, samples: int = 1, sample_temperature: float = 0.7,
                  logprobs: bool | None = None):
@@ -100,6 +103,47 @@ class Classify(dspy.Module):
         self.logprobs = logprobs
         signature = task.signature()
         self.predict = dspy.ChainOfThought(signature) if reasoning else dspy.Predict(signature)
+
+    # -- the module protocol -----------------------------------------------------------------
+
+    def params(self, *, base=None, references=None) -> dict:
+        return {"reasoning": bool(self.reasoning), "samples": int(self.samples),
+                "sample_temperature": float(self.sample_temperature), "logprobs": self.logprobs}
+
+    @classmethod
+    def from_params(cls, task: Task, params, *, base=None) -> Classify:
+        check_params(params, {"reasoning": bool, "samples": int, "sample_temperature": (int, float),
+                              "logprobs": (bool, type(None))})
+        return cls(task, reasoning=params["reasoning"], samples=params["samples"],
+                   sample_temperature=params["sample_temperature"], logprobs=params["logprobs"])
+
+    def compile_phases(self) -> list[CompilePhase]:
+        """One step: demos are labelled examples (the zero-shot program's mistakes first), and a teacher's
+        instruction drafts get the label list appended."""
+        return [CompilePhase(name="", predictor="predict", demo=lambda example: example,
+                             instructions=self.instructions_with_labels, calls_per_example=self.samples)]
+
+    def instructions_with_labels(self, draft: str) -> str:
+        """A drafted instruction followed by the task's label list (as the task's own instructions are)."""
+        listing = self.task.label_instructions()
+        own = self.task.instructions.strip()
+        return draft + listing[len(own):] if own and listing.startswith(own) else f"{draft}\n\n{listing}"
+
+    def sampling(self, samples: int) -> Classify:
+        """A copy that draws ``samples`` answers per input (the majority wins; agreement is the confidence)."""
+        if samples < 1:
+            raise ConfigurationError(f"samples must be at least 1, not {samples}")
+        copy = self.deepcopy()
+        copy.samples = samples
+        return copy
+
+    def zero_shot(self) -> Classify:
+        """Without demos, and with the task's own instructions and label list."""
+        baseline = without_demos(self)
+        baseline.predict.signature = baseline.predict.signature.with_instructions(self.task.label_instructions())
+        return baseline
+
+    # -- predicting --------------------------------------------------------------------------
 
     def forward(self, **inputs) -> dspy.Prediction:
         lm = current_lm(self.predict)
@@ -149,6 +193,7 @@ class MultiLabelClassify(Classify):
     """Pick every label that applies (a multi-label :class:`~lmprog.Task`); see :class:`Classify`."""
 
     multi_label = True
+    output = outputs.LABEL_SET
 
 
 def _as_text(answer: Any) -> str:

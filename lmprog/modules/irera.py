@@ -13,11 +13,14 @@ from collections.abc import Mapping
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from lmprog.errors import ConfigurationError
+from lmprog import outputs
+from lmprog.errors import ArtifactError, ConfigurationError
 from lmprog.labels import LabelSpace
 from lmprog.lm.context import module_name
 from lmprog.modules.classify import LabelAdapter, constrained, current_lm
 from lmprog.modules.context_fit import fit_inputs
+from lmprog.modules.priors import priors_from_params, priors_params
+from lmprog.modules.protocol import CompilePhase, LabelModuleBase, check_params
 from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 
@@ -54,7 +57,7 @@ def rank_signature(task: Task):
     )
 
 
-class InferRetrieveRank(dspy.Module):
+class InferRetrieveRank(LabelModuleBase):
     """Extreme multi-label classification with two LM steps around a retriever.
 
     Args:
@@ -69,6 +72,8 @@ class InferRetrieveRank(dspy.Module):
     (the labels the Rank step chose, in its order). There is no token-level confidence for a
     ranking: ``confidence`` is None.
     """
+
+    output = outputs.RANKING
 
     def __init__(self, task: Task, *, retriever: LabelRetriever | None = None, shortlist: int = 50,
                  rank: bool = True, priors: Mapping[str, float] | None = None, infer_lm=None, rank_lm=None):
@@ -86,6 +91,68 @@ class InferRetrieveRank(dspy.Module):
         self.rank = dspy.Predict(rank_signature(task))
         self.infer.lm = infer_lm
         self.rank.lm = rank_lm
+
+    # -- the module protocol -----------------------------------------------------------------
+
+    def params(self, *, base=None, references=None) -> dict:
+        """Shortlist size, whether Rank runs, the retriever's settings and the priors (inline, or by
+        reference to ``references["priors"]``, a JSON file holding exactly these priors)."""
+        return {"shortlist": int(self.shortlist), "rank": bool(self.rank_enabled),
+                "retriever": self._retriever_params(),
+                "priors": priors_params(self.priors, (references or {}).get("priors"), base)}
+
+    def _retriever_params(self) -> dict:
+        retriever = self.retriever
+        labels = retriever.labels if isinstance(retriever.labels, LabelSpace) else LabelSpace(retriever.labels)
+        if labels.hash != self.task.labels.hash:
+            raise ArtifactError("the program's retriever searches other labels than the task's; "
+                                "build it with LabelRetriever(task.labels, ...)")
+        fields = [retriever.fields] if isinstance(retriever.fields, str) else list(retriever.fields)
+        return {"kind": retriever.kind, "fields": fields, "model": retriever.model}
+
+    @classmethod
+    def from_params(cls, task: Task, params, *, base=None) -> InferRetrieveRank:
+        check_params(params, {"shortlist": int, "rank": bool, "retriever": dict, "priors": (dict, type(None))})
+        spec = params["retriever"]
+        check_params(spec, {"kind": str, "fields": list, "model": (str, type(None))}, prefix="retriever.")
+        retriever = LabelRetriever(task.labels, kind=spec["kind"], fields=tuple(spec["fields"]), model=spec["model"])
+        retriever.validate()  # a bad kind or field fails now, not at the first prediction
+        return cls(task, retriever=retriever, shortlist=params["shortlist"], rank=params["rank"],
+                   priors=priors_from_params(params["priors"], base))
+
+    def compile_phases(self) -> list[CompilePhase]:
+        """Left to right, as in the paper: Infer first with Rank switched off (its demos name the gold labels,
+        scored by the retrieval's RP@10), then Rank with Infer fixed (its demos are shortlists the retriever
+        makes from the gold labels, so making them costs no LM call)."""
+        return [CompilePhase(name="infer", predictor="infer", demo=self.infer_demo, scored_as=_without_rank,
+                             hard_cases=False),
+                CompilePhase(name="rank", predictor="rank", demo=self.rank_demo, hard_cases=False)]
+
+    def infer_demo(self, example: dspy.Example) -> dspy.Example:
+        """A labelled example as an Infer demo: the gold label names are the queries."""
+        inputs = {name: example[name] for name in self.task.input_fields}
+        return dspy.Example(**inputs, **{QUERIES_FIELD: list(example.get("labels") or [])})
+
+    def rank_demo(self, example: dspy.Example) -> dspy.Example:
+        """A labelled example as a Rank demo: the shortlist retrieved for its gold labels, and the gold labels in it."""
+        gold = list(example.get("labels") or [])
+        shortlist = [name for name, _ in self.retriever.retrieve(gold, k=self.shortlist, priors=self.priors)]
+        inputs = {name: example[name] for name in self.task.input_fields}
+        return dspy.Example(**inputs, **{OPTIONS_FIELD: shortlist,
+                                         RANKING_FIELD: [label for label in gold if label in shortlist]})
+
+    def deepcopy(self) -> InferRetrieveRank:
+        """A copy of the predictors (with their own LMs) that shares the retriever and its index."""
+        retriever, self.retriever = self.retriever, None
+        try:
+            copy = super().deepcopy()
+        finally:
+            self.retriever = retriever
+        copy.retriever = retriever
+        copy.infer.lm, copy.rank.lm = self.infer.lm, self.rank.lm
+        return copy
+
+    # -- predicting --------------------------------------------------------------------------
 
     def forward(self, **inputs) -> dspy.Prediction:
         queries = self._infer(inputs)
@@ -116,6 +183,11 @@ class InferRetrieveRank(dspy.Module):
                 answer = error.lm_response or ""
         text = "\n".join(map(str, answer)) if isinstance(answer, (list, tuple)) else str(answer or "")
         return options.parse(text, multi=True).labels
+
+
+def _without_rank(program: InferRetrieveRank) -> InferRetrieveRank:
+    program.rank_enabled = False
+    return program
 
 
 def _as_phrases(answer) -> list[str]:

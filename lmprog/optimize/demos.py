@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dspy
@@ -26,10 +26,14 @@ class DemoCandidate:
     labels: tuple[str, ...]
     hard: bool = False  # the zero-shot program got it wrong (or could not parse its answer)
     trace: dict | None = field(default=None)  # the teacher's correct output (e.g. with reasoning), if bootstrapped
+    demo: Callable[[dspy.Example], dspy.Example] | None = field(default=None)  # the example as a predictor's demo
 
     def as_demo(self) -> dspy.Example:
-        """The demo DSPy shows: the teacher's correct trace when there is one, else the gold example."""
-        return dspy.Example(**self.trace) if self.trace else self.example
+        """The demo DSPy shows: the teacher's correct trace when there is one, else the example as the compile
+        phase turns it into a demo, else the example itself."""
+        if self.trace:
+            return dspy.Example(**self.trace)
+        return self.demo(self.example) if self.demo is not None else self.example
 
 
 def _fingerprint(example: dspy.Example) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
 from lmprog.lm.context import module_name
 from lmprog.task import Task
@@ -47,31 +49,55 @@ _LEAK_MARKERS = ("drafting hint", "this draft", "the examples' numbering", "thes
                  "task_description", "[[ ##") + tuple(style.casefold().rstrip(".") for style in STYLES)
 
 
+@dataclass
+class Drafts:
+    """The usable drafts, and why each unusable one was skipped (``{"index", "reason"}``)."""
+
+    drafts: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+
 def propose_instructions(task: Task, examples: Sequence[dspy.Example], *, lm, n: int, seed: int = 0,
                          max_examples: int = 8) -> list[str]:
     """Up to ``n`` distinct, cleaned instruction drafts (the task's own instructions are not included)."""
+    return draft_instructions(task, examples, lm=lm, n=n, seed=seed, max_examples=max_examples).drafts
+
+
+def draft_instructions(task: Task, examples: Sequence[dspy.Example], *, lm, n: int, seed: int = 0,
+                       max_examples: int = 8) -> Drafts:
+    """:func:`propose_instructions`, also saying why drafts were skipped: an answer DSPy cannot parse, an
+    empty or leaking draft, or a repeat. A skipped draft costs its call (it is in the ledger) and nothing else."""
+    result = Drafts()
     if n <= 0:
-        return []
+        return result
     proposer = dspy.Predict(ProposeInstruction)
     proposer.lm = lm
     shown = _format_examples(task, examples[:max_examples])
-    drafts: list[str] = []
     # A schema-constrained answer where the LM supports one: small local models cannot follow the
     # free-form format, and each failed parse would cost a second, equally long call.
     json_answer = dspy.context(adapter=dspy.JSONAdapter()) if lm.supports_response_schema else nullcontext()
     with module_name(f"propose_instructions:{task.name}"), json_answer:
         for index in range(n):
-            prediction = proposer(
-                task_description=task.instructions or f"Label each input with the {task.name} labels.",
-                labels=task.labels.describe(limit=60),
-                examples=shown,
-                hint=STYLES[index % len(STYLES)],
-                config={"temperature": 1.0, "rollout_id": seed * 1000 + index},
-            )
+            try:
+                prediction = proposer(
+                    task_description=task.instructions or f"Label each input with the {task.name} labels.",
+                    labels=task.labels.describe(limit=60),
+                    examples=shown,
+                    hint=STYLES[index % len(STYLES)],
+                    config={"temperature": 1.0, "rollout_id": seed * 1000 + index},
+                )
+            except AdapterParseError as error:
+                result.skipped.append({"index": index, "reason": f"the teacher's answer did not parse: "
+                                                                  f"{str(error.lm_response or '')[:120]!r}"})
+                continue
             draft = clean_instruction(prediction.instruction or "")
-            if draft and draft not in drafts and draft != task.instructions.strip():
-                drafts.append(draft)
-    return drafts
+            if not draft:
+                result.skipped.append({"index": index, "reason": "empty, or it repeated the drafting prompt"})
+            elif draft in result.drafts or draft == task.instructions.strip():
+                result.skipped.append({"index": index, "reason": "the same as an earlier draft or the task's own"})
+            else:
+                result.drafts.append(draft)
+    return result
 
 
 def clean_instruction(text: str) -> str:

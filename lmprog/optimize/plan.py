@@ -1,9 +1,9 @@
 """``lmprog.plan``: what a compile will cost, estimated without calling any LM.
 
-Calls follow from the program's structure, the data sizes and the number of candidates. Tokens
-come from rendering one real prompt per phase with DSPy's adapter (about 4 characters a token),
-priced with litellm's offline table. A compile that already ran with the same inputs (its run id
-is deterministic) has its calls in the ledger, and those are counted as free.
+Calls follow from the module's compile phases (``compile_phases()``), the data sizes and the number
+of candidates. Tokens come from rendering one real prompt per phase with DSPy's adapter (about 4
+characters a token), priced with litellm's offline table. A compile that already ran with the same
+inputs (its run id is deterministic) has its calls in the ledger, and those are counted as free.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import dspy
 
 from lmprog.lm.pricing import token_prices
-from lmprog.optimize import compile as compile_module
+from lmprog.modules.protocol import CompilePhase, compile_phases
+from lmprog.optimize.compile import Settings, compile_arguments, compile_run_id, split_examples
 
 CHARS_PER_TOKEN = 4
 ANSWER_TOKENS = 12  # a label answer in DSPy's format, e.g. "[[ ## label ## ]]\nrefund\n\n[[ ## completed ## ]]"
@@ -23,6 +24,8 @@ PROPOSAL_TOKENS = 120
 
 @dataclass
 class Phase:
+    """One row of the plan: a kind of LM call, how many, and their tokens each."""
+
     name: str
     calls: int
     prompt_tokens: int
@@ -73,32 +76,54 @@ def plan(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequenc
                      cached_calls=sum(p.cached_calls for p in plans))
         total.usd = None if any(p.usd is None for p in plans) else sum(p.usd for p in plans)
         return total
-    task = program.task
-    train, dev = compile_module._split(list(trainset), list(devset) if devset is not None else None, seed,
-                                       compile_module.Settings().dev_fraction)
+    settings = Settings("bootstrap", max_demos, demo_sets, instructions)
+    train, dev = split_examples(trainset, devset, seed, settings.dev_fraction)
     teacher = teacher or lm
-    samples = getattr(program, "samples", 1)
-    zero_shot = _prompt_tokens(program, train[0], demos=[])
-    few_shot = _prompt_tokens(program, train[0], demos=train[:max_demos])
-    student, proposer = str(lm.model), str(teacher.model)
-    result = Plan(phases=[
-        Phase("zero-shot on dev", len(dev) * samples, zero_shot, ANSWER_TOKENS, student),
-        Phase("hard cases on train", len(train) * samples, zero_shot, ANSWER_TOKENS, student),
-        Phase("demo sets on dev", min(demo_sets, len(train)) * len(dev) * samples, few_shot, ANSWER_TOKENS, student),
-        Phase("instruction drafts", instructions, zero_shot + 40 * max_demos, PROPOSAL_TOKENS, proposer),
-        Phase("instructions on dev", instructions * len(dev) * samples, few_shot + PROPOSAL_TOKENS, ANSWER_TOKENS,
-              student),
-    ])
-    result.run_id, result.cached_calls = _previous_run(program, train, dev, lm, teacher, seed, max_demos, demo_sets,
-                                                       instructions)
+    phases = compile_phases(program)
+    rows = [Phase("zero-shot on dev", len(dev) * sum(p.calls_per_example for p in phases),
+                  _prompt_tokens(program, phases[0], train, 0) if phases else 0, ANSWER_TOKENS, str(lm.model))]
+    for index, phase in enumerate(phases):
+        rows += _phase_rows(program, phase, phases[index + 1:], train, dev, settings, str(lm.model),
+                            str(teacher.model))
+    result = Plan(phases=[row for row in rows if row.calls])
+    result.run_id = compile_run_id(compile_arguments(program, train, dev, lm, teacher, seed, settings))
+    result.cached_calls = _cached_calls(lm, result.run_id)
     result.usd = _price(result)
     return result
 
 
-def _prompt_tokens(program, example: dspy.Example, demos: list) -> int:
-    adapter = dspy.ChatAdapter()
-    signature = program.predict.signature
-    messages = adapter.format(signature, [d for d in demos], example.inputs().toDict())
+def _phase_rows(program, phase: CompilePhase, later: list[CompilePhase], train, dev, settings: Settings,
+                student: str, proposer: str) -> list[Phase]:
+    name = f"{phase.name}: " if phase.name else ""
+    calls = phase.calls_per_example
+    zero_shot = _prompt_tokens(program, phase, train, 0)
+    few_shot = _prompt_tokens(program, phase, train, settings.max_demos)
+    drafts = settings.instructions if phase.instructions is not None else 0
+    rows = [Phase(f"{name}demo sets on dev", min(settings.demo_sets, len(train)) * len(dev) * calls, few_shot,
+                  ANSWER_TOKENS, student)]
+    if phase.hard_cases:
+        rows.insert(0, Phase(f"{name}hard cases on train", len(train) * calls, zero_shot, ANSWER_TOKENS, student))
+    if drafts:
+        rows += [Phase(f"{name}instruction drafts", drafts, zero_shot + 40 * settings.max_demos, PROPOSAL_TOKENS,
+                       proposer),
+                 Phase(f"{name}instructions on dev", drafts * len(dev) * calls, few_shot + PROPOSAL_TOKENS,
+                       ANSWER_TOKENS, student)]
+    if phase.scored_as is not None and later:
+        rows.append(Phase(f"{name}chosen, scored in full", len(dev) * sum(p.calls_per_example for p in later),
+                          zero_shot, ANSWER_TOKENS, student))
+    return rows
+
+
+def _prompt_tokens(program, phase: CompilePhase, train, demos: int) -> int:
+    """Tokens of the phase's predictor's prompt for the first training example, with ``demos`` demos."""
+    if not train:
+        return 0
+    predictor = dict(program.named_predictors())[phase.predictor]
+    signature = predictor.signature
+    example = phase.demo(train[0])
+    inputs = {name: example.get(name, "") for name in signature.input_fields}
+    shown = [phase.demo(ex) for ex in train[:demos]]
+    messages = dspy.ChatAdapter().format(signature, shown, inputs)
     return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 1
 
 
@@ -114,12 +139,9 @@ def _price(result: Plan) -> float | None:
     return total
 
 
-def _previous_run(program, train, dev, lm, teacher, seed, max_demos, demo_sets, instructions) -> tuple[str | None, int]:
-    engine = getattr(lm, "ledger_engine", None)
-    if engine is None:
-        return None, 0
-    settings = compile_module.Settings("bootstrap", max_demos, demo_sets, instructions)
-    run_id = compile_module.compile_run_id(
-        compile_module.compile_arguments(program, train, dev, lm, teacher, seed, settings))
-    stats = engine.ledger.stats(run_id=run_id)
-    return run_id, stats["calls"] + stats["hits"]
+def _cached_calls(lm, run_id: str) -> int:
+    ledger = getattr(lm, "ledger", None)
+    if ledger is None:
+        return 0
+    stats = ledger.stats(run_id=run_id)
+    return stats["calls"] + stats["hits"]

@@ -30,10 +30,10 @@ def made(tmp_path_factory):
 
 
 def write(made, name: str, document: dict, *, reseal: bool = True):
-    from lmprog.artifact import _integrity
+    from lmprog.artifact import integrity
 
     if reseal:
-        document = {**document, "integrity": _integrity(document)}
+        document = {**document, "integrity": integrity(document)}
     path = made["folder"] / name
     path.write_text(json.dumps(document))
     return path

@@ -7,7 +7,6 @@ kill is dropped and redone. Every LM call goes through the ledger, so redone row
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import json
 import os
@@ -15,8 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmprog import outputs
 from lmprog.errors import DataError
-from lmprog.evaluation import run_program
+from lmprog.modules.protocol import confidence_of
+from lmprog.run import run_module
 
 
 @dataclass
@@ -37,9 +38,13 @@ def predict_file(program, task, data: str | Path, out: str | Path, *, lm, thread
     and, when the example failed, ``error`` (its kind). Rows missing an input field are an error
     naming the line, raised before anything is written for that row.
     """
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return answer_file(lambda batch: list(pool.map(lambda row: _answer(program, task, lm, row), batch)), task,
-                           data, out, chunk=chunk or max(1, threads) * 4, progress=progress)
+    kind = outputs.of(program) if getattr(program, "task", None) is not None else outputs.for_task(task)
+
+    def answer_batch(rows: list[dict]) -> list[dict]:
+        inputs = [{name: str(row[name]) for name in task.input_fields} for row in rows]
+        return [_answer(program, kind, outcome) for outcome in run_module(program, inputs, lm=lm, threads=threads)]
+
+    return answer_file(answer_batch, task, data, out, chunk=chunk or max(1, threads) * 4, progress=progress)
 
 
 def answer_file(answer_batch: Callable[[list[dict]], list[dict]], task, data: str | Path, out: str | Path, *,
@@ -96,11 +101,11 @@ def _rows(path: Path, task, *, skip: int) -> Iterator[dict]:
             yield row
 
 
-def _answer(program, task, lm, row: dict) -> dict:
-    prediction, error, _message = run_program(program, {name: str(row[name]) for name in task.input_fields}, lm)
-    if prediction is None:  # this row failed after retries; the rest go on
-        return {task.output_field: [] if task.multi_label else None, "error": error}
-    answer = {task.output_field: prediction.get(task.output_field), "confidence": prediction.get("confidence")}
+def _answer(program, kind, outcome) -> dict:
+    if not outcome.ok:  # this row failed after retries; the rest go on
+        return {kind.field: kind.empty(), "error": outcome.error}
+    prediction = outcome.prediction
+    answer = {kind.field: prediction.get(kind.field), "confidence": confidence_of(program, prediction)}
     if prediction.get("parse_error"):
         answer["error"] = "parse_failure"
     return answer

@@ -1,8 +1,5 @@
-"""The ``lmprog`` command. Commands are thin: open the resource, call one library function, print.
-
-Heavy libraries (dspy, litellm) are imported inside commands only, so ``lmprog --help`` is fast.
-User errors print one line on stderr and exit with code 2; tracebacks are for bugs.
-"""
+"""``lmprog cache``: inspect and manage the ledger. Reading commands open it read-only and leave the file
+byte-identical; only ``clear`` writes."""
 
 from __future__ import annotations
 
@@ -13,39 +10,28 @@ from typing import Optional
 
 import typer
 
-from lmprog.errors import LmprogError
+from lmprog.cli import options as opt
+from lmprog.jobs import export_ledger, read_ledger
 
-app = typer.Typer(
-    help="Compile LM programs for label tasks from tens of examples; every LM call is kept in a SQLite ledger.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 cache_app = typer.Typer(
     help="Inspect and manage the ledger of LM calls (the cache).\n\n"
     "Examples:\n\n  lmprog cache stats --json\n\n  lmprog cache ls --limit 5\n\n  lmprog cache show 3fa9c2",
     no_args_is_help=True,
 )
-app.add_typer(cache_app, name="cache")
-
-LedgerOption = typer.Option(
-    None, "--ledger", envvar="LMPROG_LEDGER", help="Ledger file [default: cache/lmprog.db]", show_default=False
-)
-JsonOption = typer.Option(False, "--json", help="Print JSON for machines.", metavar="")
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
 
-def _open(ledger: Optional[Path], must_exist: bool = True):
-    from lmprog.ledger import DEFAULT_LEDGER, Ledger
+def open_writable(ledger: Optional[Path]):
+    from lmprog.ledger import Ledger
 
-    path = Path(ledger or DEFAULT_LEDGER).absolute()
-    if must_exist and not path.exists():
-        _fail(f"no ledger at {path}; it is created by the first LM call (set --ledger or LMPROG_LEDGER)")
-    return Ledger(path)
+    read_ledger(ledger)  # the same "no ledger at ..." error as the reading commands
+    from lmprog.ledger import ledger_path
+
+    return Ledger(ledger_path(ledger))
 
 
 def _console():
@@ -67,7 +53,7 @@ def _money(value) -> str:
 
 
 @cache_app.command("path")
-def cache_path(ledger: Optional[Path] = LedgerOption) -> None:
+def cache_path(ledger: Optional[Path] = opt.Ledger) -> None:
     """Print where the ledger file is."""
     from lmprog.ledger import DEFAULT_LEDGER
 
@@ -76,12 +62,12 @@ def cache_path(ledger: Optional[Path] = LedgerOption) -> None:
 
 @cache_app.command("stats")
 def cache_stats(
-    ledger: Optional[Path] = LedgerOption,
+    ledger: Optional[Path] = opt.Ledger,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id."),
-    as_json: bool = JsonOption,
+    as_json: bool = opt.Json,
 ) -> None:
     """Totals: paid calls, ledger hits, failed attempts, tokens and USD, by model and module."""
-    stats = _open(ledger).stats(run_id=run)
+    stats = read_ledger(ledger).stats(run_id=run)
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
@@ -118,14 +104,14 @@ def cache_stats(
 
 @cache_app.command("ls")
 def cache_ls(
-    ledger: Optional[Path] = LedgerOption,
+    ledger: Optional[Path] = opt.Ledger,
     limit: int = typer.Option(20, "--limit", "-n", help="How many calls (0 = all)."),
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id."),
     errors: bool = typer.Option(False, "--errors", help="Only failed attempts.", metavar=""),
-    as_json: bool = JsonOption,
+    as_json: bool = opt.Json,
 ) -> None:
     """List recent calls, newest first."""
-    rows = _open(ledger).calls(limit=limit or None, run_id=run, errors=True if errors else None)
+    rows = read_ledger(ledger).calls(limit=limit or None, run_id=run, errors=True if errors else None)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -149,12 +135,12 @@ def cache_ls(
 
 @cache_app.command("runs")
 def cache_runs(
-    ledger: Optional[Path] = LedgerOption,
+    ledger: Optional[Path] = opt.Ledger,
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs (0 = all)."),
-    as_json: bool = JsonOption,
+    as_json: bool = opt.Json,
 ) -> None:
     """List runs (commands and Python sessions), newest first."""
-    led = _open(ledger)
+    led = read_ledger(ledger)
     rows = led.runs(limit=limit or None)
     for row in rows:
         row.update({k: v for k, v in led.stats(run_id=row["id"]).items() if k in ("calls", "errors", "cost_usd")})
@@ -176,106 +162,47 @@ def cache_runs(
 
 @cache_app.command("show")
 def cache_show(key: str = typer.Argument(..., help="A call key or a unique prefix of one."),
-               ledger: Optional[Path] = LedgerOption) -> None:
+               ledger: Optional[Path] = opt.Ledger) -> None:
     """Show one call in full: request messages, response, tokens, cost."""
-    rows = _open(ledger).find(key)
+    rows = read_ledger(ledger).find(key)
     if not rows:
-        _fail(f"no call with key {key!r} in the ledger")
+        fail(f"no call with key {key!r} in the ledger")
     keys = {row["key"] for row in rows}
     if len(keys) > 1:
-        _fail(f"key prefix {key!r} matches {len(keys)} calls; give more characters")
+        fail(f"key prefix {key!r} matches {len(keys)} calls; give more characters")
     for row in rows:
         row["created_at"] = _when(row["created_at"])
     typer.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=2, ensure_ascii=False))
 
 
 @cache_app.command("export")
-def cache_export(ledger: Optional[Path] = LedgerOption,
-                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL file [default: stdout]")) -> None:
-    """Write every call, with its full request, as JSON Lines."""
-    led = _open(ledger)
-    stream = open(out, "w", encoding="utf-8") if out else sys.stdout
-    try:
-        count = 0
-        for row in led.iter_export():
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    finally:
-        if out:
-            stream.close()
+def cache_export(ledger: Optional[Path] = opt.Ledger,
+                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL file [default: stdout]"),
+                 force: bool = opt.Force) -> None:
+    """Write every call, with its full request, as JSON Lines (an existing file that is not an earlier
+    export is refused unless --force)."""
+    count = export_ledger(ledger, out, force=force)
     if out:
         typer.echo(f"wrote {count} calls to {out}", err=True)
 
 
 @cache_app.command("clear")
 def cache_clear(
-    ledger: Optional[Path] = LedgerOption,
+    ledger: Optional[Path] = opt.Ledger,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run's calls."),
     errors: bool = typer.Option(False, "--errors", help="Only failed attempts.", metavar=""),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.", metavar=""),
 ) -> None:
     """Delete calls from the ledger (all of them unless --run or --errors)."""
-    led = _open(ledger)
+    led = open_writable(ledger)
     what = "failed attempts" if errors else "calls"
     scope = f" of run {run}" if run else ""
     if not yes:
         if not sys.stdin.isatty():
-            _fail(f"refusing to delete {what}{scope} from {led.path} without --yes")
+            fail(f"refusing to delete {what}{scope} from {led.path} without --yes")
         if not typer.confirm(f"Delete {what}{scope} from {led.path}?"):
             raise typer.Exit(1)
     deleted = led.clear(run_id=run, errors_only=errors)
     typer.echo(f"deleted {deleted} {what}{scope}")
 
 
-from lmprog.cli_distill import register as register_distill  # noqa: E402
-from lmprog.cli_programs import register  # noqa: E402 - the verbs need _fail defined above
-
-register(app, _fail)
-register_distill(app)
-
-
-def main() -> None:
-    """Entry point: run the app, turning lmprog errors into one line and exit code 2, and Ctrl-C into
-    one line and exit code 130 (every call finished before it is in the ledger)."""
-    _one_line_warnings()
-    try:
-        app()
-    except LmprogError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        _interrupted()
-    except SystemExit as exc:
-        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
-            _interrupted()
-        raise
-
-
-def _interrupted() -> None:
-    typer.echo("interrupted: every LM call that finished is in the ledger; run the same command again to "
-               "continue without paying for them twice", err=True)
-    sys.exit(130)
-
-
-def _one_line_warnings() -> None:
-    """lmprog's warnings (a truncated input, ...) as one 'warning:' line each, printed once."""
-    import warnings
-
-    from lmprog.errors import LmprogWarning
-
-    shown: set[str] = set()
-    default = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if not issubclass(category, LmprogWarning):
-            return default(message, category, filename, lineno, file, line)
-        text = str(message)
-        if text not in shown:
-            shown.add(text)
-            typer.echo(f"warning: {text}", err=True)
-
-    warnings.showwarning = show
-
-
-if __name__ == "__main__":
-    main()

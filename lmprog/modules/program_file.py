@@ -1,7 +1,10 @@
-"""Programs from files: a Python file with ``build(task, **options)`` that returns a ``dspy.Module``.
+"""Programs by name or from files, and the table of lmprog's own module classes.
 
+A program file is a Python file with ``build(task, **options)`` that returns a ``dspy.Module``.
 ``classify``, ``multilabel`` and ``infer_retrieve_rank`` name lmprog's own programs, so the CLI
-works from an installed package without the repository's ``programs/`` folder.
+works from an installed package without the repository's ``programs/`` folder. An artifact names
+its module's class; :data:`MODULE_CLASSES` is the fixed table it is looked up in (nothing named in
+a file is ever imported); any other class is a custom program, rebuilt from its program file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ from typing import Any
 from lmprog.errors import ConfigurationError, LmprogError
 
 BUILTIN = ("classify", "multilabel", "infer_retrieve_rank")
+
+
+def module_classes() -> dict[str, type]:
+    """lmprog's own module classes by name, as artifacts record them."""
+    from lmprog.modules.classify import Classify, MultiLabelClassify
+    from lmprog.modules.irera import InferRetrieveRank
+
+    return {cls.__name__: cls for cls in (Classify, MultiLabelClassify, InferRetrieveRank)}
 
 
 def build_program(source: str | Path, task, params: dict[str, Any] | None = None, *,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lmprog.errors import BudgetExceededError, ConfigurationError
@@ -30,7 +28,8 @@ class Budget:
 
 
 class BudgetTracker:
-    """Counts what LM engines spend against a :class:`Budget`; shared by every LM of a run.
+    """Counts what LM engines spend against a :class:`Budget`; shared by every LM of a run (it travels in
+    the run's :class:`~lmprog.run.RunContext`).
 
     A call is reserved before it is sent, so many threads together never exceed ``max_calls``.
     USD is known only after a call returns, so the USD cap stops the next call once it is reached
@@ -86,17 +85,3 @@ class BudgetTracker:
         return {"max_calls": self.budget.max_calls, "max_usd": self.budget.max_usd, "calls": self.calls,
                 "usd": round(self.usd, 8), "unpriced_calls": self.unpriced, "hits": self.hits, "tokens": self.tokens,
                 "stopped_by": self.stopped_by}
-
-
-@contextmanager
-def tracked(lm, budget: Budget | None) -> Iterator[BudgetTracker]:
-    """Hold ``lm``'s ledgered calls to ``budget`` for the ``with`` block; yields the tracker."""
-    tracker = BudgetTracker(budget)
-    engine = getattr(lm, "ledger_engine", None)
-    if engine is not None:
-        engine.budget = tracker
-    try:
-        yield tracker
-    finally:
-        if engine is not None:
-            engine.budget = None

@@ -1,0 +1,5 @@
+"""``python -m lmprog.cli``: the same as the ``lmprog`` command."""
+
+from lmprog.cli import main
+
+main()

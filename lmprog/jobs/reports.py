@@ -1,0 +1,141 @@
+"""Reports the library builds for the commands: a compile's report, an evaluation's (with the zero-shot
+baseline), and a report replayed from the ledger alone."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from lmprog.errors import ConfigurationError, DataError
+
+
+def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, artifact=None):
+    """A compile's report: dev scores before and after, every candidate, and what the compile cost.
+
+    With the compile's examples and LM, the compiled program is run again on its dev split to fill in
+    per-label scores and errors (the calls the compile already made: all ledger hits). Without them,
+    the headline is the optimizer's own dev score.
+    """
+    from lmprog.evaluation import Evaluation, evaluate, ledger_cost
+    from lmprog.optimize.compile import split_examples
+    from lmprog.report import EvaluationReport
+
+    if train is not None and lm is not None:
+        _, dev_examples = split_examples(train, dev, compiled.optimizer.get("seed", 0))
+        evaluation = evaluate(compiled, dev_examples, lm=lm, threads=8)
+        ledger = getattr(lm, "ledger", None)
+    else:
+        evaluation = Evaluation(task=compiled.task, results=[], program=type(compiled.program).__name__,
+                                output=compiled.output, lm=compiled.lm.get("model"), compiled=compiled)
+    data = evaluation.report(before=compiled.zero_shot_score, before_label="zero-shot, dev",
+                             after_label="compiled, dev", kind="compile")
+    if not evaluation.results:
+        data["task"]["metric"] = data["headline"]["metric"] = "dev score"
+        data["headline"]["value"] = compiled.dev_score
+        data["data"]["examples"] = compiled.optimizer.get("dev", 0)
+    data["title"] = f"{compiled.task.name} · {type(compiled.program).__name__} · {compiled.lm.get('model')} · compile"
+    data["program"]["run_id"] = compiled.run_id
+    data["program"]["artifact"] = str(artifact) if artifact is not None else None
+    data["metrics"] |= {"dev score (optimizer)": compiled.dev_score} | _seed_metrics(compiled.optimizer)
+    data["cost"] = ledger_cost(ledger.stats(run_id=compiled.run_id)) if ledger is not None and compiled.run_id else {}
+    return EvaluationReport.from_dict(data)
+
+
+def _seed_metrics(optimizer: dict) -> dict:
+    if "seed_mean" not in optimizer:
+        return {}
+    return {"dev score, mean over seeds": optimizer["seed_mean"], "dev score, std over seeds": optimizer["seed_std"]}
+
+
+def evaluation_report(evaluation, compiled, *, artifact=None, baseline=None):
+    """The report of ``evaluation`` of ``compiled``; ``baseline`` (the zero-shot program's evaluation on the
+    same data) is the report's "before". The optimizer's dev scores go along as context, never as "before"
+    (dev and this data are different examples)."""
+    from lmprog.report import EvaluationReport
+
+    before = {"before": baseline.score, "before_label": "zero-shot", "after_label": "compiled"} if baseline else {}
+    data = evaluation.report(**before)
+    if compiled.zero_shot_score is not None:
+        data["metrics"]["dev score, zero-shot (compile)"] = compiled.zero_shot_score
+    if compiled.dev_score is not None:
+        data["metrics"]["dev score, compiled (compile)"] = compiled.dev_score
+    data["program"]["artifact"] = str(artifact) if artifact is not None else None
+    return EvaluationReport.from_dict(data)
+
+
+def evaluate_file(artifact: str | os.PathLike, data: str | os.PathLike, *, lm: str | None = None,
+                  api_base: str | None = None, ledger=None, offline: bool = False, budget=None, threads: int = 8,
+                  baseline: bool = False, report: str | os.PathLike | None = None, force: bool = False,
+                  program_file=None, progress: Callable[[str, int, int], None] | None = None):
+    """``lmprog evaluate``: score the artifact on a labelled data file; with ``baseline``, the zero-shot
+    program on the same data too; with ``report``, write the HTML report there (checked before any call)."""
+    from lmprog.evaluation import evaluate, zero_shot_version
+    from lmprog.jobs.setup import is_report_file, load_artifact, load_labelled, open_models
+    from lmprog.paths import check_output
+
+    report = check_output(report, what="report", force=force, ours=is_report_file, inputs=[artifact, data])
+    compiled = load_artifact(artifact, program_file)
+    examples = load_labelled(data, compiled.task)
+    model = open_models(lm or compiled.lm.get("model"), api_base=api_base, ledger=ledger, offline=offline).lm
+    tick = (lambda stage: (lambda done, total: progress(stage, done, total))) if progress else (lambda stage: None)
+    evaluation = evaluate(compiled, examples, lm=model, threads=threads, budget=budget, data_path=str(data),
+                          artifact_path=str(artifact), progress=tick("evaluate"))
+    zero_shot = evaluate(zero_shot_version(compiled), examples, lm=model, threads=threads, budget=budget,
+                         progress=tick("zero-shot baseline")) if baseline else None
+    built = evaluation_report(evaluation, compiled, artifact=artifact, baseline=zero_shot)
+    if report is not None:
+        built.write_html(report)
+    return built
+
+
+def replay_report(source: str, *, data=None, ledger=None, program_file=None, html=None, force: bool = False,
+                  progress: Callable[[str, int, int], None] | None = None):
+    """``lmprog report``: re-render a report from the artifact and the ledger alone (opened read-only, left
+    byte-identical). ``source`` is an artifact (with ``data``: its evaluation replayed; without: its compile
+    report) or the id of an earlier evaluate run."""
+    from lmprog.evaluation import evaluate
+    from lmprog.jobs.setup import is_report_file, load_artifact, load_labelled, open_models
+    from lmprog.ledger import Ledger, ledger_path
+    from lmprog.paths import check_output
+
+    html = check_output(html, what="report", force=force, ours=is_report_file,
+                        inputs=[p for p in (source, data) if p is not None])
+    if not Path(source).is_file():
+        source, data, ledger = _evaluate_run(source, data, ledger)
+    compiled = load_artifact(source, program_file)
+    if data is None:
+        path = ledger_path(ledger)
+        found = Ledger.open_readonly(path) if path.exists() else None
+        built = compile_report(compiled, ledger=found, artifact=source)
+    else:
+        model = open_models(compiled.lm.get("model"), ledger=ledger, readonly=True).lm
+        evaluation = evaluate(compiled, load_labelled(data, compiled.task), lm=model, data_path=str(data),
+                              artifact_path=str(source),
+                              progress=(lambda d, t: progress("replay", d, t)) if progress else None)
+        built = evaluation_report(evaluation, compiled, artifact=source)
+    if html is not None:
+        built.write_html(html)
+    return built
+
+
+def _evaluate_run(run_id: str, data, ledger) -> tuple[str, Path, Path]:
+    """The artifact and data of an earlier ``lmprog evaluate`` run, to replay it."""
+    from lmprog.ledger import Ledger, ledger_path
+
+    path = ledger_path(ledger)
+    if not path.exists():
+        raise ConfigurationError(f"{run_id} is neither a file nor a run in a ledger (no ledger at {path})")
+    matches = [r for r in Ledger.open_readonly(path).runs(limit=None) if str(r["id"]).startswith(run_id)]
+    if len(matches) != 1:
+        raise ConfigurationError(f"{run_id} is neither a file nor {'a unique' if matches else 'a'} run id in {path}")
+    run = matches[0]
+    arguments = json.loads(run["arguments"]) if isinstance(run.get("arguments"), str) else run.get("arguments") or {}
+    artifact = arguments.get("artifact")
+    if run["command"] != "evaluate" or not artifact:
+        raise ConfigurationError(f"run {run['id']} is a {run['command']!r} run; report re-renders evaluate runs, or "
+                                 "pass the compiled program file instead")
+    if not Path(artifact).is_file():
+        raise DataError(f"run {run['id']} evaluated {artifact}, which no longer exists", path=artifact)
+    return artifact, Path(data or arguments["data"]), path
