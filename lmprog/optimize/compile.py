@@ -93,12 +93,7 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
                   progress=progress or None) as run:
         search = PhasedSearch(program, train, dev, lm=lm, teacher=teacher, settings=settings.search(), seed=seed,
                               run=run)
-        best = None
-        run.report({"event": "start", "total": search.planned_candidates(), "seed": seed, "tracker": run.budget})
-        try:
-            best = search.run()
-        finally:
-            run.report({"event": "done", "best": best and best["id"], "dev_score": best and best["dev_score"]})
+        best = _search(search, run, seed)
     tracker = run.budget
     return CompiledProgram(
         program=search.build(best), task=program.task, lm=lm_settings(lm) or {},
@@ -109,6 +104,16 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
         budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
                 "stopped_early": tracker.exhausted},
         spent=tracker.summary())
+
+
+def _search(search: PhasedSearch, run, seed: int) -> dict:
+    best = None
+    run.report({"event": "start", "total": search.planned_candidates(), "seed": seed, "tracker": run.budget})
+    try:
+        best = search.run()
+    finally:
+        run.report({"event": "done", "best": best and best["id"], "dev_score": best and best["dev_score"]})
+    return best
 
 
 def _compile_seeds(program, trainset, devset, seeds: Sequence[int], **options) -> CompiledProgram:
