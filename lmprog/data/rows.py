@@ -12,8 +12,8 @@ unreadable (no such file, an undecodable byte, a broken JSON list, broken CSV qu
 :class:`FileReadError`, whose ``kind`` says which.
 
 Formats, by suffix (:data:`SUFFIXES`): ``.jsonl`` (one JSON object per line), ``.json`` (a list of
-objects), ``.csv`` and ``.tsv`` (a header row; TSV has no quoting: a field cannot hold a tab or a
-line break). :func:`iter_rows` streams: it holds one chunk of the file at a time (a ``.json`` list is
+objects), ``.csv`` and ``.tsv`` (a header row; TSV has no quoting, so a field cannot hold a tab or a
+line break, unless ``quoted_tsv=True``). :func:`iter_rows` streams: it holds one chunk of the file at a time (a ``.json`` list is
 the exception: it is parsed whole). :func:`read_rows` decodes the whole file before the first row, so
 an encoding error anywhere is reported before any row problem.
 
