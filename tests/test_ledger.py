@@ -48,8 +48,9 @@ def test_migrating_a_blank_file_creates_the_schema(tmp_path):
     assert ledger.schema_version == len(MIGRATION_NAMES) == SCHEMA_VERSION
     # Opening again applies nothing new.
     Ledger(tmp_path / "new.db")
-    assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial", "m002_claims"]
-    assert {row[1] for row in conn.execute("PRAGMA table_info(claims)")} == {"key", "pid", "claimed_at"}
+    assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial", "m002_claims",
+                                                                                  "m003_claim_owner"]
+    assert {row[1] for row in conn.execute("PRAGMA table_info(claims)")} == {"key", "pid", "claimed_at", "owner"}
 
 
 def test_lmprogs_migration_names_are_what_sqlite_utils_applies():

@@ -70,6 +70,12 @@ def m002_claims(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE claims (key BLOB PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
 
 
+@_migration
+def m003_claim_owner(db: sqlite_utils.Database) -> None:
+    # Which Ledger object holds the claim: two Ledger objects on one file in one process are two claimants.
+    db.execute("ALTER TABLE claims ADD COLUMN owner TEXT")
+
+
 MIGRATION_NAMES: tuple[str, ...] = tuple(_names)  # what this lmprog knows, in the order it applies them
 SCHEMA_VERSION = len(MIGRATION_NAMES)
 

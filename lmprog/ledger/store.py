@@ -94,6 +94,7 @@ class Ledger:
         """Flush pending hit counts, end the implicit run and close every connection."""
         if not self.readonly:
             self._run_state.at_exit()
+        self._claims.close()
         self._connections.close()
 
     def __repr__(self) -> str:
