@@ -106,3 +106,22 @@ def test_extreme_label_space_shows_twenty_rows(browser, tmp_path):
     assert rendered_size(browser, "#plot-per-label-f1 svg")["height"] > 100
     assert not browser.find_elements(By.ID, "plot-confusion")
     assert "no confidence available" in browser.find_element(By.ID, "calibration").text
+
+
+def test_distill_report_renders_its_cascade_curve(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from lmprog.report import DistillReport
+    from tests.test_report_distill import distilled
+
+    report = DistillReport.from_distilled(distilled(), model_path="model.skops")
+    browser.get(report.write_html(tmp_path / "distill.html").as_uri())
+    assert browser.title == report.title
+    assert browser.find_element(By.ID, "plot-cascade").is_displayed()
+    size = rendered_size(browser, "#plot-cascade svg")
+    assert size["width"] > 100 and size["height"] > 100, size
+    for table in ["table-comparison", "table-cascade"]:
+        assert browser.find_element(By.ID, table).is_displayed(), table
+    assert "<script>alert(1)</script>" in browser.find_element(By.ID, "training").text
+    assert browser.execute_script("return document.scripts.length") == 0
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -116,3 +116,11 @@ def test_html_is_self_contained_with_the_cascade_curve_and_escapes_every_text():
 def test_write_html(tmp_path):
     report = DistillReport.from_distilled(distilled())
     assert report.write_html(tmp_path / "d.html").read_text(encoding="utf-8") == report.to_html()
+
+
+def test_numbers_stay_whole_in_80_columns():
+    text = rendered(DistillReport.from_distilled(distilled(), model_path="model.skops"))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert re.search(r"program\s+0\.960\s+1\.000\s+100%\s+2\.0\s+\$0\.1250", text)
+    assert re.search(r"classifier\s+0\.900\s+0\.910\s+0%\s+12,346\s+\$0\.0000", text)
+    assert re.search(r"cascade \(thr.*…\s+0\.\d{3}\s+–\s+20%\s+\d+\.\d\s+\$0\.0250", text)  # the name is cut instead

@@ -92,7 +92,7 @@ def test_console_print_renders_every_section_in_80_columns():
                     "Failed examples", "Optimizer candidates"]:
         assert f"\n{heading}\n" in text, heading
     assert "zero-shot (dev) 0.610 → compiled (test) 0.860  (+25.0 points)" in text
-    assert "[bold]not markup[/bold]" in text and SCRIPT in text
+    assert "[bold]not markup[/bold]" in text and "yesterday <script>" in text  # text, not markup
     assert max(len(line) for line in text.splitlines()) <= 80
     console = Console(file=io.StringIO(), width=80, color_system=None)
     render_terminal(single_label_report(), console)
@@ -175,3 +175,10 @@ def test_importing_the_package_imports_neither_matplotlib_nor_dspy():
     code = "import sys, lmprog.report; print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'dspy'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_on_a_narrow_terminal_text_columns_shrink_first():
+    text = rendered(EvaluationReport.from_dict(single_label_report()))
+    failures = text.split("Failed examples")[1].split("Optimizer candidates")[0]
+    assert "(no answer) [parse_failure]" in failures  # the error kind is not cut off
+    assert re.search(r"I lost my card .*…\s+card_lost\s+refund", failures)

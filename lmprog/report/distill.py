@@ -166,7 +166,7 @@ class DistillReport(Report):
         table = terminal.table(*COMPARISON_COLUMNS, numeric_from=1, text_width=32)
         for row in self.comparison:
             name, *numbers = row.cells()
-            table.add_row(Text(name), *numbers)
+            table.add_row(terminal.cell(name), *numbers)
         yield Rule(Text(self.title, style="bold"))
         yield Text(f"score: {self.task.metric} vs {self.score_reference}")
         yield table

@@ -126,9 +126,9 @@ class EvaluationReport(Report):
         table = terminal.table("label", "precision", "recall", "F1", "support")
         for i, (_, rows) in enumerate(groups):
             if i:
-                table.add_row(Text("⋯", style="dim"))
+                table.add_row(terminal.cell("⋯", style="dim"))
             for r in rows:
-                table.add_row(Text(str(r.label)), score_text(r.precision), score_text(r.recall), score_text(r.f1),
+                table.add_row(terminal.cell(r.label), score_text(r.precision), score_text(r.recall), score_text(r.f1),
                               f"{r.support:,}")
         return [terminal.heading("Per label"), table] + ([Text(note, style="dim")] if note else [])
 
@@ -140,7 +140,7 @@ class EvaluationReport(Report):
             return [terminal.heading("Top confusions (gold → predicted)"), Text("no mistakes")]
         table = terminal.table("gold", "predicted", "count", numeric_from=2)
         for c in confusions:
-            table.add_row(Text(str(c.gold)), Text(labels_text(c.predicted)), f"{c.count:,}")
+            table.add_row(terminal.cell(c.gold), terminal.cell(labels_text(c.predicted)), f"{c.count:,}")
         return [terminal.heading("Top confusions (gold → predicted)"), table]
 
     def _cost_parts(self) -> list:
@@ -149,7 +149,7 @@ class EvaluationReport(Report):
             table = terminal.table(*MODULE_COST_COLUMNS)
             for m in self.cost.by_module:
                 module, *numbers = m.cells()
-                table.add_row(Text(module), *numbers)
+                table.add_row(terminal.cell(module), *numbers)
             parts.append(table)
         return parts
 
@@ -159,7 +159,7 @@ class EvaluationReport(Report):
         table = terminal.table("text", "gold", "predicted", numeric_from=3, text_width=60)
         for f in self.failures:
             predicted = labels_text(f.predicted) + (f" [{f.error}]" if f.error else "")
-            table.add_row(Text(shorten(f.text, 200)), Text(labels_text(f.gold)), Text(predicted))
+            table.add_row(*map(terminal.cell, (shorten(f.text, 200), labels_text(f.gold), predicted)))
         return [terminal.heading("Failed examples"), table]
 
     def _candidate_parts(self) -> list:
@@ -169,7 +169,7 @@ class EvaluationReport(Report):
         table = terminal.table("candidate", "stage", "dev score", "", numeric_from=2)
         for c in self.candidates:
             mark = Text("★ best", style="bold green") if c.id == best else ""
-            table.add_row(Text(str(c.id)), Text(str(c.stage or "")), score_text(c.dev_score), mark)
+            table.add_row(terminal.cell(c.id), terminal.cell(c.stage or ""), score_text(c.dev_score), mark)
         return [terminal.heading("Optimizer candidates"), table]
 
     # ---------------------------------------------------------------------------- HTML
