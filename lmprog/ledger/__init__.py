@@ -1,9 +1,10 @@
 """The SQLite ledger: one row per LM call, which is both the record of what was spent and the cache.
 
-``store`` (the Ledger, its connections, put/get), ``schema`` (tables and migrations), ``claims``
-(one call per key at a time across threads and processes), ``queries`` (stats, calls, runs, find,
-export), ``runs`` (the run a Ledger attributes calls to), ``codec`` and ``texts`` (the compact
-request encoding), ``records`` (CallRecord, call keys).
+``store`` (the Ledger: open read-write or read-only, put/get), ``connections`` (one SQLite
+connection per thread), ``schema`` (tables and append-only migrations), ``claims`` (one paid call
+per key across threads, Ledger objects and processes), ``queries`` (stats, calls, runs, find,
+export, clear), ``runs`` (the run a Ledger attributes calls to), ``codec`` and ``texts`` (the
+compact request encoding), ``records`` (CallRecord, call keys).
 """
 
 from lmprog.ledger.records import CachedAnswer, CallRecord, call_key, canonical_json
