@@ -145,6 +145,27 @@ class Task:
             fields[LABEL_FIELD] = (str, dspy.OutputField(desc="the label, from the label list"))
         return dspy.make_signature(fields, self.label_instructions(listed=listed), signature_name=_class_name(self.name))
 
+    def inputs_of(self, row: Any, *, where: str = "a row") -> dict[str, str]:
+        """A row's input fields as text: a dict (or ``dspy.Example``) holding the input field names, or a
+        plain string for a one-input task. Raises DataError naming ``where`` when a field is missing."""
+        from lmprog.errors import DataError
+
+        if isinstance(row, str):
+            if len(self.input_fields) != 1:
+                raise DataError(f"{where} is a string, but task {self.name!r} has inputs {self.input_fields}: "
+                                "pass dicts")
+            return {self.input_fields[0]: row}
+        inputs = getattr(row, "inputs", None)
+        if callable(inputs):  # a dspy.Example: its marked inputs, if it has any
+            try:
+                row = inputs()
+            except ValueError:
+                pass
+        missing = [name for name in self.input_fields if name not in row]
+        if missing:
+            raise DataError(f"{where} has no input field {missing[0]!r} (task {self.name!r} needs {self.input_fields})")
+        return {name: str(row[name]) for name in self.input_fields}
+
     def read_examples(self, path: str | Path, *, labelled: bool = True, drop_invalid: bool = False):
         """The examples of any data file of this task (a :class:`~lmprog.data.Dataset`), labels resolved.
 

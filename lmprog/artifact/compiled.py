@@ -94,7 +94,7 @@ class CompiledProgram:
         None (or [])."""
         from lmprog.run import run_module
 
-        inputs = [_inputs_of(row, self.task) for row in rows]
+        inputs = [self.task.inputs_of(row, where=f"row {index}") for index, row in enumerate(rows)]
         kind = self.output
         outcomes = run_module(self.program, inputs, lm=self.predictor_lm(), threads=threads)
         return [outcome.prediction.get(kind.field) if outcome.ok else kind.empty() for outcome in outcomes]
@@ -185,19 +185,3 @@ class CompiledProgram:
                                 priors_file=priors_file, base=path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(path, dumps(document))
-
-
-def _inputs_of(row: Any, task: Task) -> dict:
-    """A row's input fields as a dict of strings."""
-    from lmprog.errors import DataError
-
-    if isinstance(row, str):
-        if len(task.input_fields) != 1:
-            raise DataError(f"a string row needs a one-input task; task {task.name!r} has inputs {task.input_fields}")
-        return {task.input_fields[0]: row}
-    if isinstance(row, dspy.Example) and row.inputs().keys():
-        row = row.inputs()
-    missing = [name for name in task.input_fields if name not in row]
-    if missing:
-        raise DataError(f"a row has no input field {missing[0]!r} (task {task.name!r} needs {task.input_fields})")
-    return {name: str(row[name]) for name in task.input_fields}

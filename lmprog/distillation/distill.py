@@ -133,36 +133,17 @@ def _labelling_program(program: dspy.Module, samples: int) -> dspy.Module:
 
 
 def _inputs(unlabeled, task) -> list[dict]:
-    """The unlabelled inputs as dicts of the task's input fields."""
-    from lmprog.data import load_examples
-
+    """The unlabelled inputs as dicts of the task's input fields (a data file is read by the task's columns)."""
     if isinstance(unlabeled, (str, Path)):
-        unlabeled = load_examples(unlabeled, text=task.input_fields, label=None)
-    rows = []
-    for index, item in enumerate(unlabeled):
-        if isinstance(item, str):
-            if len(task.input_fields) != 1:
-                raise DataError(f"unlabeled item {index} is a string, but task {task.name!r} has "
-                                f"{len(task.input_fields)} input fields: pass dicts")
-            rows.append({task.input_fields[0]: item})
-            continue
-        source = item.inputs() if isinstance(item, dspy.Example) and item._input_keys else item
-        missing = [name for name in task.input_fields if name not in source]
-        if missing:
-            raise DataError(f"unlabeled item {index} has no input field {missing[0]!r}")
-        rows.append({name: str(source[name]) for name in task.input_fields})
+        unlabeled = task.read_examples(unlabeled, labelled=False)
+    rows = [task.inputs_of(item, where=f"unlabeled item {index}") for index, item in enumerate(unlabeled)]
     if not rows:
         raise DataError("there are no unlabeled texts to distill from")
     return rows
 
 
 def _gold(gold, task) -> list[dspy.Example]:
-    from lmprog.data import load_examples
-
-    if isinstance(gold, (str, Path)):
-        gold = load_examples(gold, text=task.input_fields, label=task.output_field, multi_label=task.multi_label,
-                             labels=task.labels)
-    examples = list(gold)
+    examples = list(task.read_examples(gold) if isinstance(gold, (str, Path)) else gold)
     if not examples:
         raise DataError("the gold data has no examples")
     return examples

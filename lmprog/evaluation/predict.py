@@ -1,4 +1,4 @@
-"""Streaming predictions: JSONL rows in, the same rows plus the program's answer out.
+"""Streaming predictions: rows in (JSONL, JSON, CSV or TSV), the same rows plus the program's answer out (JSONL).
 
 Memory stays constant (rows are read and written a chunk at a time, in input order) and a run is
 resumable: rows already in the output file are skipped, and a half-written last line left by a
@@ -40,8 +40,10 @@ def predict_file(program, task, data: str | Path, out: str | Path, *, lm, thread
     """
     kind = outputs.of(program) if getattr(program, "task", None) is not None else outputs.for_task(task)
 
+    columns = task.input_columns
+
     def answer_batch(rows: list[dict]) -> list[dict]:
-        inputs = [{name: str(row[name]) for name in task.input_fields} for row in rows]
+        inputs = [{field: str(row[column]) for field, column in columns.items()} for row in rows]
         return [_answer(program, kind, outcome) for outcome in run_module(program, inputs, lm=lm, threads=threads)]
 
     return answer_file(answer_batch, task, data, out, chunk=chunk or max(1, threads) * 4, progress=progress)
@@ -84,21 +86,21 @@ def _resume(out: Path) -> int:
 
 
 def _rows(path: Path, task, *, skip: int) -> Iterator[dict]:
-    with path.open(encoding="utf-8-sig") as f:
-        for line_number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if skip:
-                skip -= 1
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path} line {line_number}: not valid JSON ({exc.msg})", path=str(path)) from None
-            missing = [name for name in task.input_fields if not isinstance(row, dict) or name not in row]
-            if missing:
-                raise DataError(f"{path} line {line_number}: missing input field {missing[0]!r}", path=str(path))
-            yield row
+    """The data file's rows (any format :mod:`lmprog.data` reads), streamed, after the first ``skip``; a row
+    that cannot be read or lacks an input column is an error naming its line."""
+    from lmprog.data import iter_rows
+
+    columns = task.input_columns
+    for row in iter_rows(path):
+        if skip:
+            skip -= 1
+            continue
+        if row.problem is not None:
+            raise DataError(f"{path} line {row.line}: {row.problem}", path=str(path))
+        missing = [field for field, column in columns.items() if column not in row.record]
+        if missing:
+            raise DataError(f"{path} line {row.line}: missing input field {columns[missing[0]]!r}", path=str(path))
+        yield row.record
 
 
 def _answer(program, kind, outcome) -> dict:

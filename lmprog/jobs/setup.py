@@ -50,11 +50,8 @@ def load_artifact(path: str | os.PathLike, program_file: str | os.PathLike | Non
 
 
 def load_labelled(path: str | os.PathLike, task):
-    """Labelled examples of ``task`` from a data file (its input fields and its label field)."""
-    from lmprog.data import load_examples
-
-    return load_examples(path, text=task.input_fields, label=task.output_field, multi_label=task.multi_label,
-                         labels=task.labels)
+    """Labelled examples of ``task`` from a data file, read by the task's one column rule."""
+    return task.read_examples(path)
 
 
 def parse_options(pairs: list[str] | None) -> dict:
