@@ -32,8 +32,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import lmprog  # noqa: E402
+import lmprog.outputs  # noqa: E402
 from lmprog.metrics import accuracy, f1_multilabel  # noqa: E402
-from lmprog.optimize.search import example_score  # noqa: E402
+from lmprog.run import open_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -110,10 +111,12 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
         from dspy.teleprompt import BootstrapFewShotWithRandomSearch
 
         # DSPy's optimizers copy the program without its LM: the LM comes from the context, as in DSPy's docs.
-        with lm.ledger.run("bench dspy compile", {"dataset": name, "seed": seed}) as compile_run, \
-                dspy.context(lm=lm):
+        kind = lmprog.outputs.of(program)
+        with open_run(lm, "bench dspy compile", {"dataset": name, "seed": seed}) as run, dspy.context(lm=lm):
+            compile_run = run.run_id
             optimizer = BootstrapFewShotWithRandomSearch(
-                metric=lambda example, prediction, trace=None: example_score(task, example, prediction),
+                metric=lambda example, prediction, trace=None: kind.example_score(example.get(kind.field),
+                                                                                  prediction.get(kind.field)),
                 num_threads=threads)
             program = optimizer.compile(program, trainset=list(train), valset=list(dev))
     elif method == "lmprog":
@@ -121,7 +124,8 @@ def run_cell(name: str, method: str, seed: int, model: str, test_size: int, thre
         compile_run, program = compiled.run_id, compiled.program
         program.set_lm(lm)
     compile_seconds = time.perf_counter() - started
-    with lm.ledger.run("bench test", {"dataset": name, "seed": seed}) as test_run, dspy.context(lm=lm):
+    with open_run(lm, "bench test", {"dataset": name, "seed": seed}) as run, dspy.context(lm=lm):
+        test_run = run.run_id
         score = test_score(task, program, test, threads)
     return {"dataset": name, "method": method, "seed": seed, "model": model, "test": len(test), "score": score,
             "compile_calls": requests_made(lm.ledger, compile_run), "compile_seconds": compile_seconds,

@@ -33,8 +33,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import lmprog  # noqa: E402
-from lmprog.evaluation import headline_score, run_program  # noqa: E402
-from lmprog.modules.irera import InferRetrieveRank  # noqa: E402
+from lmprog.run import run_one  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("sms_spam", "banking77", "nlupp", "esco_tech")
@@ -53,7 +52,7 @@ def timed_program(compiled, texts: list[dict], model: str) -> float:
     lm = lmprog.make_lm(model, cache="off")
     started = time.perf_counter()
     for row in texts:
-        run_program(compiled.program, row, lm)
+        run_one(compiled.program, row, lm)
     return (time.perf_counter() - started) / len(texts)
 
 
@@ -80,11 +79,13 @@ def bench(name: str, model: str, timed: int, threads: int, folder: Path) -> dict
     cascade = lmprog.Cascade(distilled, compiled, lm=lm, max_lm_fraction=MAX_LM_FRACTION, threads=threads)
     rows = [dict(ex.inputs()) for ex in held_out]
     gold = [ex.get(task.output_field) for ex in held_out]
-    ranked = isinstance(compiled.program, InferRetrieveRank)
-    program_answers = []
-    for row in rows:
-        prediction, _, _ = run_program(compiled.program, row, lm)
-        program_answers.append(prediction.get(task.output_field) if prediction is not None else None)
+    kind = compiled.output
+    ranked = kind.ranked
+    program_answers = [answer.prediction.get(kind.field) if answer.ok else None
+                       for answer in (run_one(compiled.program, row, lm) for row in rows)]
+
+    def headline(predicted):
+        return kind.headline_value(gold, predicted, labels=task.labels.names, metric=task.metric)
     cascade_rows = cascade.answer_rows(rows)
     program_seconds = timed_program(compiled, rows[:timed], model)
     classifier_pps = timed_classifier(distilled, rows)
@@ -93,9 +94,9 @@ def bench(name: str, model: str, timed: int, threads: int, folder: Path) -> dict
     return {
         "dataset": name, "metric": task.metric if not ranked else "rp@10", "dev": len(dev), "held_out": len(rows),
         "pseudo_labels": distilled.training["kept"], "classes": len(distilled.classes),
-        "program": headline_score(task, gold, program_answers, ranked=ranked),
-        "classifier": headline_score(task, gold, distilled.predict(rows), ranked=ranked),
-        "cascade": headline_score(task, gold, [r[task.output_field] for r in cascade_rows], ranked=ranked),
+        "program": headline(program_answers),
+        "classifier": headline(distilled.predict(rows)),
+        "cascade": headline([r[kind.field] for r in cascade_rows]),
         "cascade_lm_fraction": to_lm, "threshold": cascade.threshold,
         "program_pps": 1 / program_seconds, "classifier_pps": classifier_pps,
         "cascade_pps": 1 / (1 / classifier_pps + to_lm * program_seconds),

@@ -87,3 +87,23 @@ def test_bad_budgets():
     with pytest.raises(ConfigurationError):
         Budget(max_calls=-1)
     assert Budget(max_calls=3, max_usd=0.5).describe() == "3 paid calls and $0.5000"
+
+
+def test_the_run_reaches_dspy_parallel_worker_threads(server, lm_for):
+    import dspy
+
+    from lmprog.run import open_run
+
+    lm = lm_for(server)
+    with open_run(lm, "dspy-parallel", budget=Budget(max_calls=3)) as run:
+        results = dspy.Parallel(num_threads=4, disable_progress_bar=True, max_errors=100, provide_traceback=False)(
+            [(lambda i: _safe_call(lm, f"prompt {i}"), {"i": i}) for i in range(6)])
+    assert server.request_count == 3 and run.budget.calls == 3 and results.count("refused") == 3
+    assert {row["run_id"] for row in lm.ledger.calls()} == {run.run_id}
+
+
+def _safe_call(lm, prompt):
+    try:
+        return lm(prompt)
+    except BudgetExceededError:
+        return "refused"

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import lmprog
+from lmprog.run import open_run
 from lmprog.testing import TestLMServer
 
 
@@ -18,7 +19,7 @@ def ledger_file(tmp_path_factory):
     with TestLMServer(rule={"fail": "unused", "default": "fine"}) as server:
         lm = lmprog.make_lm("openai/test-model", api_base=server.api_base, api_key="sk-test-000000000",
                             ledger=path, num_retries=0)
-        with lm.ledger.run("pytest-cli"):
+        with open_run(lm, "pytest-cli"):
             lm("first prompt")
             lm("second prompt")
             lm("first prompt")  # a hit

@@ -117,20 +117,12 @@ def test_runs_count_calls_and_hits(tmp_path):
     ledger = Ledger(tmp_path / "l.db")
     with ledger.run("compile", {"seed": 0}) as run_id:
         ledger.put(record("aa", run_id=run_id))
-        ledger.count_hit()
-        ledger.count_hit()
+        ledger.count_hit(run_id)
+        ledger.count_hit(run_id)
     stats = ledger.stats(run_id=run_id)
     assert stats["calls"] == 1 and stats["hits"] == 2 and stats["runs"] == 1
     run = ledger.runs()[0]
     assert run["command"] == "compile" and run["ended_at"] is not None and run["arguments"] == '{"seed":0}'
-
-
-def test_implicit_run_when_none_is_open(tmp_path):
-    ledger = Ledger(tmp_path / "l.db")
-    run_id = ledger.current_run
-    assert run_id and ledger.current_run == run_id
-    ledger.close()
-    assert Ledger(tmp_path / "l.db").runs()[0]["ended_at"] is not None
 
 
 def test_clear_all_errors_or_one_run(tmp_path):
@@ -202,18 +194,3 @@ def test_four_processes_by_eight_threads_lose_nothing(tmp_path):
     assert ledger.integrity_check() == "ok"
 
 
-def test_threads_starting_together_share_one_implicit_run(tmp_path):
-    ledger = Ledger(tmp_path / "l.db")
-    barrier = threading.Barrier(8)
-    seen = []
-
-    def first_call():
-        barrier.wait()
-        seen.append(ledger.current_run)
-
-    threads = [threading.Thread(target=first_call) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(set(seen)) == 1 and len(ledger.runs()) == 1

@@ -202,3 +202,49 @@ def test_capability_hints_reach_dspy(ledger_path):
     assert api.supports_response_schema and "logprobs" in api.supported_params
     unknown = lmprog.make_lm("openai/some-local-server-model", api_base="http://127.0.0.1:9/v1", ledger=ledger_path)
     assert not unknown.supports_response_schema
+
+
+# -- calls outside any run (moved from the ledger's implicit run: the LM owns this now) -----------
+
+
+def test_calls_outside_any_run_go_to_one_session_run_of_the_lm(server, lm_for, tmp_path):
+    lm = lm_for(server)
+    lm("one")
+    lm("one")  # a hit, counted in the same run
+    engine = lm.ledger_engine
+    run_id = engine.session_run
+    assert run_id and {row["run_id"] for row in lm.ledger.calls()} == {run_id}
+    engine.close()
+    lm.ledger.close()
+    from lmprog.ledger import Ledger
+
+    run = Ledger(tmp_path / "ledger.db").runs()[0]
+    assert run["id"] == run_id and run["ended_at"] is not None and run["hits"] == 1
+
+
+def test_threads_making_their_first_calls_together_share_one_session_run(server, lm_for):
+    import threading
+
+    lm = lm_for(server)
+    barrier = threading.Barrier(8)
+
+    def first_call(i):
+        barrier.wait()
+        lm(f"prompt {i}")
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({row["run_id"] for row in lm.ledger.calls()}) == 1 and len(lm.ledger.runs()) == 1
+
+
+def test_a_run_context_takes_the_calls_and_the_ledger_keeps_no_current_run(server, lm_for):
+    from lmprog.run import open_run
+
+    lm = lm_for(server)
+    with open_run(lm, "my-job") as run:
+        lm("inside")
+    assert lm.ledger.calls()[0]["run_id"] == run.run_id and lm.ledger_engine.session_run is None
+    assert not hasattr(lm.ledger, "current_run")

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lmprog
+from lmprog.run import open_run
 
 LABELS = ["ham", "spam"]
 SYSTEM = ("You label SMS messages. spam: unsolicited advertising, prize or money claims, premium-rate offers. "
@@ -50,14 +51,14 @@ def main() -> int:
     for column in ("message", "gold", "predicted"):
         table.add_column(column, overflow="fold")
     started = time.perf_counter()
-    with lm.ledger.run("examples/quickstart", {"model": lm.model}) as run_id:
+    with open_run(lm, "examples/quickstart", {"model": lm.model}) as run:
         correct = 0
         for row in rows:
             predicted = label(lm, row["text"])
             correct += predicted == row["label"]
             table.add_row(row["text"][:70], row["label"], predicted)
     console.print(table)
-    stats = lm.ledger.stats(run_id=run_id)
+    stats = lm.ledger.stats(run_id=run.run_id)
     console.print(f"accuracy {correct}/{len(rows)} in {time.perf_counter() - started:.1f} s; "
                   f"paid LM calls {stats['calls']}, ledger hits {stats['hits']}; ledger: {lm.ledger.path}", soft_wrap=True)
     return 0

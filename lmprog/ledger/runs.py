@@ -1,18 +1,13 @@
-"""The run a Ledger object attributes calls and hits to, and the hit counts not yet written.
-
-All of a Ledger's run state is here, in one piece, so that it can move out of the ledger to an
-explicit run context (the LM engine and the run own it then) without touching the rest.
-"""
+"""Runs in the ledger: rows of the ``runs`` table and their hit counts (which run is current is not the
+ledger's business: see :mod:`lmprog.run`)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import sqlite3
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lmprog.ledger.connections import Connections
@@ -24,15 +19,16 @@ if TYPE_CHECKING:  # pragma: no cover
 HIT_FLUSH_SECONDS = 2.0
 
 
-class RunState:
-    """The open run (explicit, or implicit: started by the first call that needs one) and pending hits."""
+class RunLog:
+    """Runs as rows of the ``runs`` table, and the hit counts not yet written to them.
+
+    The ledger holds no "current run": which run a call belongs to is the caller's business (the run
+    context, :mod:`lmprog.run`), passed explicitly to :meth:`count_hit` and in each call record.
+    """
 
     def __init__(self, connections: Connections):
         self._connections = connections
         self._lock = threading.Lock()
-        self._implicit_lock = threading.Lock()  # start() takes _lock, so it cannot guard this
-        self._run_id: str | None = None
-        self._implicit = False
         self._pending_hits: dict[str, int] = {}
         self._last_flush = time.monotonic()
 
@@ -43,35 +39,13 @@ class RunState:
             "ON CONFLICT(id) DO UPDATE SET ended_at = NULL",
             (run_id, command, canonical_json(arguments) if arguments is not None else None, time.time()),
         )
-        with self._lock:
-            self._run_id = run_id
-            self._implicit = False
         return run_id
 
-    def end(self, run_id: str | None = None) -> None:
-        run_id = run_id or self._run_id
-        if run_id is None:
-            return
+    def end(self, run_id: str) -> None:
         self.flush()
         self._connections.get().execute("UPDATE runs SET ended_at = ? WHERE id = ?", (time.time(), run_id))
-        with self._lock:
-            if self._run_id == run_id:
-                self._run_id = None
 
-    @property
-    def current(self) -> str:
-        """The open run, starting an implicit one (named after the program) when none is open."""
-        run_id = self._run_id
-        if run_id is not None:
-            return run_id
-        with self._implicit_lock:  # threads making their first call together share one run
-            if self._run_id is None:
-                self.start(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python")
-                self._implicit = True
-            return self._run_id
-
-    def count_hit(self, run_id: str | None = None) -> None:
-        run_id = run_id or self.current
+    def count_hit(self, run_id: str) -> None:
         with self._lock:
             self._pending_hits[run_id] = self._pending_hits.get(run_id, 0) + 1
         self.maybe_flush()
@@ -91,11 +65,9 @@ class RunState:
                 conn.execute("UPDATE runs SET hits = hits + ? WHERE id = ?", (hits, run_id))
 
     def at_exit(self) -> None:
-        """Write pending hits and end the implicit run (at close and at interpreter exit)."""
+        """Write pending hits (at close and at interpreter exit)."""
         try:
             self.flush()
-            if self._implicit and self._run_id:
-                self.end(self._run_id)
         except sqlite3.Error:
             pass
 

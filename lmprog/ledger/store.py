@@ -19,7 +19,7 @@ from lmprog.ledger import codec, queries, schema
 from lmprog.ledger.claims import Claims
 from lmprog.ledger.connections import Connections
 from lmprog.ledger.records import CachedAnswer, CallRecord
-from lmprog.ledger.runs import RunContext, RunState
+from lmprog.ledger.runs import RunContext, RunLog
 from lmprog.ledger.texts import Texts
 
 DEFAULT_LEDGER = Path("cache") / "lmprog.db"
@@ -35,8 +35,9 @@ class Ledger:
     """A SQLite file of LM calls; safe to share between threads and processes.
 
     >>> ledger = Ledger("cache/lmprog.db")
-    >>> with ledger.run("my-script"):
-    ...     ...  # LM calls made through make_lm(..., ledger=ledger) are recorded in this run
+    >>> lm = lmprog.make_lm(ledger=ledger)
+    >>> with lmprog.run.open_run(lm, "my-script"):
+    ...     ...  # the LM's calls in this block are recorded in this run (the run context says which)
 
     ``Ledger(path)`` creates the file if needed and migrates it; ``Ledger.open_readonly(path)``
     (or ``readonly=True``) only reads an existing one.
@@ -48,7 +49,7 @@ class Ledger:
         self._connections = Connections(self.path, readonly=readonly)
         self._texts = Texts()
         self._claims = Claims(self._connections)
-        self._run_state = RunState(self._connections)
+        self._run_state = RunLog(self._connections)
         if readonly:
             self._check_readable()
             return
@@ -91,7 +92,7 @@ class Ledger:
         return len(schema.applied(self._connections.database()))
 
     def close(self) -> None:
-        """Flush pending hit counts, end the implicit run and close every connection."""
+        """Flush pending hit counts and close every connection."""
         if not self.readonly:
             self._run_state.at_exit()
         self._claims.close()
@@ -100,32 +101,27 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r}{', readonly=True' if self.readonly else ''})"
 
-    # -- runs (to move to the run context) ---------------------------------------------------
+    # -- runs --------------------------------------------------------------------------------
 
     def start_run(self, command: str, arguments: dict | list | None = None, *, run_id: str | None = None) -> str:
-        """Open a run; calls and hits are attributed to it until :meth:`end_run`.
+        """Record a run and return its id; calls name it in their record, hits with :meth:`count_hit`.
 
         Give ``run_id`` to continue a run (a resumed compile keeps its id); it is created if new.
         """
         self._require_writable("start a run")
         return self._run_state.start(command, arguments, run_id)
 
-    def end_run(self, run_id: str | None = None) -> None:
+    def end_run(self, run_id: str) -> None:
         self._require_writable("end a run")
         self._run_state.end(run_id)
 
     def run(self, command: str, arguments: dict | list | None = None, *, run_id: str | None = None) -> RunContext:
-        """Context manager: ``with ledger.run("compile", {...}) as run_id: ...``."""
+        """Context manager recording a run's start and end: ``with ledger.run("compile", {...}) as run_id``.
+        It does not make LM calls belong to the run; :func:`lmprog.run.open_run` does (it uses this)."""
         self._require_writable("start a run")
         return RunContext(self, command, arguments, run_id)
 
-    @property
-    def current_run(self) -> str:
-        """The open run, starting an implicit one (named after the program) when none is open."""
-        self._require_writable("start a run")
-        return self._run_state.current
-
-    def count_hit(self, run_id: str | None = None) -> None:
+    def count_hit(self, run_id: str) -> None:
         """Count one cache hit for the run; counts reach the file every few seconds and at run end."""
         self._require_writable("count a hit")
         self._run_state.count_hit(run_id)

@@ -128,9 +128,18 @@ class LedgerEngine:
                 atexit.register(self._end_session_run)
             return self._session_run
 
+    @property
+    def session_run(self) -> str | None:
+        """The run this LM files calls made outside any lmprog run under (None until the first such call)."""
+        return self._session_run
+
     def _end_session_run(self) -> None:
+        with self._session_lock:
+            run_id, self._session_run = self._session_run, None
+        if run_id is None:
+            return
         try:
-            self.ledger.end_run(self._session_run)
+            self.ledger.end_run(run_id)
         except Exception:  # noqa: BLE001 - at interpreter exit the file may be gone; nothing is lost but an end time
             pass
 
@@ -171,6 +180,8 @@ class LedgerEngine:
         return response_to_events(self.complete(request))
 
     def close(self) -> None:
+        """End this LM's session run and close the inner engine."""
+        self._end_session_run()
         close = getattr(self.inner, "close", None)
         if callable(close):
             close()

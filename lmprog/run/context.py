@@ -36,17 +36,30 @@ class RunContext:
             self.progress(event)
 
 
+_DSPY_KEY = "lmprog_run"
+
+
 def current_run() -> RunContext | None:
     """The run context of the calling thread or task, if a run is open."""
-    return _current.get()
+    context = _current.get()
+    if context is None:  # a worker thread of DSPy's own (dspy.Parallel, an optimizer) carries it in DSPy's settings
+        import dspy
+
+        context = dspy.settings.get(_DSPY_KEY)
+    return context
 
 
 @contextmanager
 def activate(context: RunContext) -> Iterator[RunContext]:
-    """Make ``context`` the current run for the ``with`` block (this thread and what it hands it to)."""
+    """Make ``context`` the current run for the ``with`` block: in this thread, in the threads
+    :func:`lmprog.run.run_module` starts, and (through ``dspy.context``) in the threads DSPy's own
+    parallel executor starts, so a DSPy optimizer run inside an lmprog run is counted in it too."""
+    import dspy
+
     token = _current.set(context)
     try:
-        yield context
+        with dspy.context(**{_DSPY_KEY: context}):
+            yield context
     finally:
         _current.reset(token)
 
