@@ -9,6 +9,7 @@ trailing newline), so the same program, seed and ledger give a byte-identical fi
     task             name, instructions, multi_label, metric, inputs [{name, description}],
                      labels {hash, and either "embedded": [labels] or "file": {path, name,
                      description, aliases, alias_separator}}
+    examples         the labelled examples compiled from (format 2): the floor and distill use them
     program          class (an lmprog module class, or "custom"), custom_class (custom only),
                      params (the module's params(): its constructor options), output (label,
                      label_set or ranking; format 2), predictors {name: {fields, state (DSPy's

@@ -38,6 +38,8 @@ class CompiledProgram:
         run_id: the ledger run that compiled it.
         budget: the budget's caps and whether one stopped the run.
         program_params: for a custom program only, the options its ``build(task, **params)`` takes.
+        examples: the labelled examples the program was compiled from (plain dicts of input fields and the
+            gold answer): the supervised floor is trained on them, and distillation learns from them too.
         spent: what the compile that made this object paid (calls, USD, ledger hits, tokens); not saved.
 
     Predicting: ``compiled(text=...)`` answers one input and ``compiled.predict(rows)`` many, with the
@@ -54,6 +56,7 @@ class CompiledProgram:
     run_id: str | None = None
     budget: dict | None = None
     program_params: dict | None = None
+    examples: list = field(default_factory=list)
     spent: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +113,11 @@ class CompiledProgram:
 
     # ------------------------------------------------------------------------------ reading
 
+    def labelled_examples(self) -> list[dspy.Example]:
+        """:attr:`examples` as ``dspy.Example`` objects with the task's inputs marked."""
+        fields = self.task.input_fields
+        return [dspy.Example(**_example_dict(example)).with_inputs(*fields) for example in self.examples or []]
+
     @property
     def zero_shot_score(self) -> float | None:
         """The dev score of the uncompiled program (the optimizer's ``zero-shot`` candidate), if scored."""
@@ -155,6 +163,7 @@ class CompiledProgram:
             "dev_score": plain(self.dev_score, "dev_score"),
             "run_id": None if self.run_id is None else str(self.run_id),
             "budget": plain(self.budget, "budget"),
+            "examples": plain([_example_dict(example) for example in self.examples or []], "examples"),
         }
         if document["dev_score"] is not None and not isinstance(document["dev_score"], (int, float)):
             raise ArtifactError(f"dev_score must be a number or None, not {self.dev_score!r}")
@@ -185,3 +194,7 @@ class CompiledProgram:
                                 priors_file=priors_file, base=path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(path, dumps(document))
+
+
+def _example_dict(example) -> dict:
+    return dict(example.toDict()) if isinstance(example, dspy.Example) else dict(example)

@@ -77,4 +77,13 @@ def from_dict(document: Any, *, path: str | os.PathLike | None = None,
     params = document["program"]["params"] if document["program"]["class"] == CUSTOM else None
     return CompiledProgram(program=program, task=task, lm=document["lm"], optimizer=document["optimizer"],
                            candidates=document["candidates"], dev_score=document["dev_score"],
-                           run_id=document["run_id"], budget=document["budget"], program_params=params)
+                           run_id=document["run_id"], budget=document["budget"], program_params=params,
+                           examples=_examples(document, where))
+
+
+def _examples(document: dict, where: str) -> list:
+    """The labelled examples a format-2 artifact carries (format 1 has none)."""
+    examples = document.get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(e, dict) for e in examples):
+        raise ArtifactError(f"{where}: key 'examples' must be a list of objects")
+    return examples

@@ -21,40 +21,19 @@ from typing import Any
 import numpy as np
 
 from lmprog import outputs
-from lmprog.errors import ArtifactError, ConfigurationError
+from lmprog.supervised import text_pipeline
+from lmprog.errors import ArtifactError
 from lmprog.labels import LabelSpace
 from lmprog.task import Task
 
 FORMAT_VERSION = 1
 KIND = "lmprog.distilled"
-FEATURES = ("tfidf", "embeddings")
 RANKING_SIZE = 20  # labels a distilled ranking returns (the headline RP@10 reads the first 10)
 
 
 def build_pipeline(features: str, *, multi_label: bool, balance: bool, seed: int):
-    """An unfitted Pipeline: TF-IDF features (or none: embeddings are computed before it) and the model."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    if features not in FEATURES:
-        raise ConfigurationError(f"unknown features {features!r}; use one of {', '.join(FEATURES)}")
-    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced" if balance else None,
-                               random_state=seed)
-    if multi_label:
-        model = OneVsRestClassifier(model)
-    if features == "tfidf":
-        steps = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")),
-            # 3-5: character bigrams add little accuracy and a third of the prediction time
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2,
-                                      strip_accents="unicode")),
-        ])
-    else:
-        steps = FunctionTransformer()  # the embeddings arrive ready; kept as a step so both pipelines read alike
-    return Pipeline([("features", steps), ("model", model)])
+    """An unfitted Pipeline (see :func:`lmprog.supervised.text_pipeline`)."""
+    return text_pipeline(features, multi_label=multi_label, balance=balance, seed=seed)
 
 
 class Encoder:

@@ -21,11 +21,12 @@ import numpy as np
 
 from lmprog.artifact import CompiledProgram
 from lmprog.distillation.cascade import cascade_curve
-from lmprog.distillation.classifier import FEATURES, Distilled, build_pipeline, headline_score, input_text
+from lmprog.distillation.classifier import Distilled, build_pipeline, headline_score, input_text
 from lmprog.distillation.pseudo_labels import (RANKED_PSEUDO_LABELS, PseudoLabel, confidence_known,
                                                filter_pseudo_labels, label_inputs)
 from lmprog.errors import ConfigurationError, DataError
 from lmprog.run import Budget, open_run
+from lmprog.supervised import FEATURES, out_of_fold_proba, targets
 
 MIN_TRAINING_EXAMPLES = 10
 CV_FOLDS = 5
@@ -159,30 +160,12 @@ def _check_enough(kept: list[PseudoLabel], dropped, total: int, task) -> None:
 
 
 def _targets(answers: list, classes: list[str], multi_label: bool):
-    if not multi_label:
-        return np.asarray(answers, dtype=object)
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    return MultiLabelBinarizer(classes=classes).fit_transform(answers)
+    return targets(answers, classes, multi_label)
 
 
 def _out_of_fold(distilled: Distilled, X, y, seed: int) -> np.ndarray:
     """Cross-validated probabilities: each example predicted by a model that did not train on it."""
-    import warnings
-
-    from sklearn.base import clone
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
-
-    if distilled.multi_label:
-        folds = KFold(n_splits=min(CV_FOLDS, len(y)), shuffle=True, random_state=seed)
-    else:
-        smallest = min(np.unique(y, return_counts=True)[1])
-        folds = StratifiedKFold(n_splits=max(2, min(CV_FOLDS, smallest)), shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # A fold may miss a rare label entirely: sklearn warns and predicts it as absent, which is right here.
-        warnings.simplefilter("ignore", UserWarning)
-        return np.asarray(cross_val_predict(clone(distilled.pipeline), X, y, cv=folds, method="predict_proba"),
-                          dtype=float)
+    return out_of_fold_proba(distilled.pipeline, X, y, multi_label=distilled.multi_label, seed=seed, folds=CV_FOLDS)
 
 
 def _gold_scores(distilled: Distilled, gold_examples, gold_answers: list[PseudoLabel], ranked: bool):

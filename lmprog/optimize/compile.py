@@ -103,7 +103,7 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
         candidates=search.candidates, dev_score=best["dev_score"], run_id=run.run_id,
         budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
                 "stopped_early": tracker.exhausted},
-        spent=tracker.summary())
+        examples=[*train, *dev], spent=tracker.summary())
 
 
 def _search(search: PhasedSearch, run, seed: int) -> dict:
