@@ -49,7 +49,7 @@ def test_migrating_a_blank_file_creates_the_schema(tmp_path):
     # Opening again applies nothing new.
     Ledger(tmp_path / "new.db")
     assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial", "m002_claims",
-                                                                                  "m003_claim_owner"]
+                                                                                  "m003_claim_owner", "m004_run_hits"]
     assert {row[1] for row in conn.execute("PRAGMA table_info(claims)")} == {"key", "pid", "claimed_at", "owner"}
 
 

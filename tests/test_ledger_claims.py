@@ -14,6 +14,7 @@ import pytest
 
 from lmprog.ledger import SCHEMA_VERSION, CallRecord, Ledger, call_key
 from lmprog.ledger.schema import MIGRATION_NAMES
+from tests.ledger_versions import downgrade
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "cache" / "examples" / "sms_spam.db"
 
@@ -61,15 +62,14 @@ def test_migrating_a_blank_file_gives_claims_an_owner(tmp_path):
     Ledger(tmp_path / "new.db")
     conn = sqlite3.connect(tmp_path / "new.db")
     assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")] == list(MIGRATION_NAMES) \
-        == ["m001_initial", "m002_claims", "m003_claim_owner"]
+        == ["m001_initial", "m002_claims", "m003_claim_owner", "m004_run_hits"]
     columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(claims)")}
     assert columns == {"key": "BLOB", "pid": "INTEGER", "claimed_at": "REAL", "owner": "TEXT"}
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
 
 
 def test_a_schema_2_ledger_migrates_and_still_answers_its_calls(tmp_path):
-    path = tmp_path / "sms_spam.db"
-    shutil.copy(EXAMPLE, path)
+    path = downgrade(shutil.copy(EXAMPLE, tmp_path / "sms_spam.db"), 2)  # the committed file is newer now
     before = Ledger.open_readonly(path)
     assert before.schema_version == 2
     exported, stats = list(before.iter_export()), before.stats()

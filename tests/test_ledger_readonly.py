@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from lmprog.errors import LedgerError
-from lmprog.ledger import CallRecord, Ledger, call_key
+from lmprog.ledger import SCHEMA_VERSION, CallRecord, Ledger, call_key
 from lmprog.ledger.schema import MIGRATION_NAMES
+from tests.ledger_versions import downgrade
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "cache" / "examples" / "sms_spam.db"
@@ -58,8 +59,7 @@ def read_everything(ledger: Ledger) -> dict:
 
 
 def test_a_committed_rollback_journal_ledger_stays_byte_identical(tmp_path):
-    path = tmp_path / "sms_spam.db"
-    shutil.copy(EXAMPLE, path)
+    path = downgrade(shutil.copy(EXAMPLE, tmp_path / "sms_spam.db"), 3)  # an older lmprog's file
     before, files_before = sha(path), sorted(os.listdir(tmp_path))
     assert journal_mode_in_header(path) == "rollback"
 
@@ -70,7 +70,7 @@ def test_a_committed_rollback_journal_ledger_stays_byte_identical(tmp_path):
     assert sha(path) == before and sorted(os.listdir(tmp_path)) == files_before  # no -wal, -shm or -journal
     assert journal_mode_in_header(path) == "rollback"
     assert seen["stats"]["calls"] == len(seen["export"]) > 1000 and seen["stats"]["hits"] > 0
-    assert seen["schema_version"] == 2 and seen["integrity"] == "ok"
+    assert seen["schema_version"] == 3 < SCHEMA_VERSION and seen["integrity"] == "ok"
     assert seen["find"] and seen["find"][0]["request"]["request"]
     assert seen["module_stats"]["calls"] > 0
     # The same answers as the read-write Ledger gives (on another copy: that one migrates its file).

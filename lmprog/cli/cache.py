@@ -11,11 +11,12 @@ from typing import Optional
 import typer
 
 from lmprog.cli import options as opt
-from lmprog.jobs import export_ledger, read_ledger
+from lmprog.jobs import export_ledger, merge_ledgers, read_ledger
 
 cache_app = typer.Typer(
     help="Inspect and manage the ledger of LM calls (the cache).\n\n"
-    "Examples:\n\n  lmprog cache stats --json\n\n  lmprog cache ls --limit 5\n\n  lmprog cache show 3fa9c2",
+    "Examples:\n\n  lmprog cache stats --json\n\n  lmprog cache ls --limit 5\n\n  lmprog cache show 3fa9c2\n\n"
+    "  lmprog cache merge shards/*.db --into cache/lmprog.db",
     no_args_is_help=True,
 )
 
@@ -206,3 +207,29 @@ def cache_clear(
     typer.echo(f"deleted {deleted} {what}{scope}")
 
 
+@cache_app.command("merge")
+def cache_merge(
+    shards: list[Path] = typer.Argument(..., help="Ledger files to merge (only read)."),
+    into: Path = typer.Option(..., "--into", help="The ledger to merge them into (created if missing)."),
+    as_json: bool = opt.Json,
+) -> None:
+    """Merge ledger shards into one ledger. Idempotent: merging a shard again adds only what it gained since
+    (each paid call once, failed attempts once, each run's hits once)."""
+    import dataclasses
+
+    merged = [dataclasses.asdict(counts) for counts in merge_ledgers(shards, into)]
+    if as_json:
+        typer.echo(json.dumps(merged, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Merged into {into}")
+    columns = ("shard", "calls", "failures", "present", "paid_twice", "texts", "runs", "hits")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="left" if column == "shard" else "right",
+                         overflow="fold" if column == "shard" else "ellipsis", no_wrap=column != "shard")
+    for counts in merged:
+        table.add_row(*(str(counts[c]) if c == "shard" else f"{counts[c]:,}" for c in columns))
+    _console().print(table)
+    if any(counts["paid_twice"] for counts in merged):
+        typer.echo("paid twice: two ledgers both paid for these calls; the first answer merged is kept", err=True)

@@ -1,4 +1,4 @@
-"""The ``lmprog cache`` commands' library side: the ledger opened read-only for reading, and exports."""
+"""The ``lmprog cache`` commands' library side: the ledger opened read-only for reading, exports, merges."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ def _write_rows(ledger, stream: TextIO) -> int:
         stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def merge_ledgers(shards: list[str | os.PathLike], into: str | os.PathLike) -> list:
+    """Merge the ledger shards into the ledger ``into`` (created if missing), one after another; returns
+    one :class:`lmprog.ledger.merge.MergeCounts` per shard. Merging again adds nothing twice."""
+    from lmprog.ledger import Ledger
+
+    target = Path(into)
+    for shard in shards:
+        found = Path(shard)
+        if not found.is_file():
+            raise ConfigurationError(f"no ledger at {found.absolute()}")
+        if target.exists() and found.resolve() == target.resolve():
+            raise ConfigurationError(f"{found} is the ledger being merged into; name it once, after --into")
+    ledger = Ledger(target)
+    try:
+        return [ledger.merge(shard) for shard in shards]
+    finally:
+        ledger.close()

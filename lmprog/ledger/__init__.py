@@ -4,7 +4,7 @@
 connection per thread), ``schema`` (tables and append-only migrations), ``claims`` (one paid call
 per key across threads, Ledger objects and processes), ``queries`` (stats, calls, runs, find,
 export, clear), ``runs`` (the run a Ledger attributes calls to), ``codec`` and ``texts`` (the
-compact request encoding), ``records`` (CallRecord, call keys).
+compact request encoding), ``records`` (CallRecord, call keys), ``merge`` (shards merged idempotently).
 """
 
 from lmprog.ledger.records import CachedAnswer, CallRecord, call_key, canonical_json

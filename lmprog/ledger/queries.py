@@ -106,7 +106,7 @@ def module_stats(conn: sqlite3.Connection, module_prefix: str) -> dict:
 
 def clear(conn: sqlite3.Connection, *, run_id: str | None = None, errors_only: bool = False) -> int:
     """Delete calls (all, one run's, or failed attempts only) inside the caller's write transaction;
-    deleting all empties ``texts`` and ``runs`` too. Returns how many calls were deleted."""
+    deleting all empties ``texts``, ``runs`` and ``run_hits`` too. Returns how many calls were deleted."""
     where, params = [], []
     if run_id:
         where.append("run_id = ?")
@@ -117,4 +117,5 @@ def clear(conn: sqlite3.Connection, *, run_id: str | None = None, errors_only: b
     if not run_id and not errors_only:
         conn.execute("DELETE FROM texts")
         conn.execute("DELETE FROM runs")
+        conn.execute("DELETE FROM run_hits")
     return deleted

@@ -31,6 +31,8 @@ class RunLog:
         self._lock = threading.Lock()
         self._pending_hits: dict[str, int] = {}
         self._last_flush = time.monotonic()
+        # Who counts this object's hits in ``run_hits``: a ledger merged twice counts each counter once.
+        self.counter = "hits-" + uuid.uuid4().hex
 
     def start(self, command: str, arguments: dict | list | None = None, run_id: str | None = None) -> str:
         run_id = run_id or _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -63,6 +65,10 @@ class RunLog:
         with self._connections.write() as conn:
             for run_id, hits in pending.items():
                 conn.execute("UPDATE runs SET hits = hits + ? WHERE id = ?", (hits, run_id))
+                conn.execute("INSERT INTO run_hits (run_id, source, hits) SELECT ?, ?, ? "
+                             "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?) "
+                             "ON CONFLICT (run_id, source) DO UPDATE SET hits = hits + excluded.hits",
+                             (run_id, self.counter, hits, run_id))
 
     def at_exit(self) -> None:
         """Write pending hits (at close and at interpreter exit)."""

@@ -5,6 +5,9 @@
 ``texts``  long strings of requests, stored once by content hash (see :mod:`lmprog.ledger.codec`).
 ``runs``   one row per run (a command or a Python session): totals and ledger hits.
 ``claims`` the keys being called right now, and by whom (see :mod:`lmprog.ledger.claims`).
+``run_hits`` each run's hits by who counted them (a Ledger object, or a ledger merged in): ``runs.hits`` is
+           their sum plus hits counted before m004; merging takes the larger count per counter, so merging
+           a ledger again never counts its hits twice (see :mod:`lmprog.ledger.merge`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,16 @@ def m002_claims(db: sqlite_utils.Database) -> None:
 def m003_claim_owner(db: sqlite_utils.Database) -> None:
     # Which Ledger object holds the claim: two Ledger objects on one file in one process are two claimants.
     db.execute("ALTER TABLE claims ADD COLUMN owner TEXT")
+
+
+@_migration
+def m004_run_hits(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE run_hits (
+            run_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            hits INTEGER NOT NULL,
+            PRIMARY KEY (run_id, source)
+        ) WITHOUT ROWID""")
 
 
 MIGRATION_NAMES: tuple[str, ...] = tuple(_names)  # what this lmprog knows, in the order it applies them

@@ -18,6 +18,7 @@ from lmprog.errors import LedgerError
 from lmprog.ledger import codec, queries, schema
 from lmprog.ledger.claims import Claims
 from lmprog.ledger.connections import Connections
+from lmprog.ledger.merge import MergeCounts, merge_shard
 from lmprog.ledger.records import CachedAnswer, CallRecord
 from lmprog.ledger.runs import RunContext, RunLog
 from lmprog.ledger.texts import Texts
@@ -178,6 +179,20 @@ class Ledger:
         """
         self._require_writable("claim a call")
         return self._claims.claim(key)
+
+    def merge(self, shard: str | os.PathLike) -> MergeCounts:
+        """Add the calls, texts, runs and hits of the ledger at ``shard`` that this one does not hold yet;
+        merging the same shard again adds nothing (see :mod:`lmprog.ledger.merge`). The shard is only read."""
+        self._require_writable("merge a ledger into it")
+        source = Ledger.open_readonly(shard)
+        try:
+            if os.path.samefile(source.path, self.path):
+                raise LedgerError(f"cannot merge ledger {self.path} into itself")
+            return merge_shard(self._connections, source._connections, MergeCounts(str(source.path)))
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"cannot merge ledger {source.path} into {self.path}: {exc}") from exc
+        finally:
+            source.close()
 
     # -- reading ------------------------------------------------------------------------------
 
