@@ -142,7 +142,7 @@ def test_a_shard_at_an_older_schema(tmp_path):
     assert sha(old) == before  # only read, never migrated
     assert first["calls"] + first["failures"] == len(exported) and first["hits"] == stats["hits"] > 0
     merged = Ledger.open_readonly(target)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "id"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "id"} for r in rows]
     assert strip(merged.iter_export()) == strip(exported)
     assert {k: merged.stats()[k] for k in ("calls", "errors", "hits", "cost_usd")} == \
         {k: stats[k] for k in ("calls", "errors", "hits", "cost_usd")}

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from lmprog.cli import options as opt
-from lmprog.jobs import export_ledger, merge_ledgers, read_ledger
+from lmprog.jobs import browse_ledger, export_ledger, merge_ledgers, read_ledger
 
 cache_app = typer.Typer(
     help="Inspect and manage the ledger of LM calls (the cache).\n\n"
@@ -233,3 +233,17 @@ def cache_merge(
     _console().print(table)
     if any(counts["paid_twice"] for counts in merged):
         typer.echo("paid twice: two ledgers both paid for these calls; the first answer merged is kept", err=True)
+
+
+@cache_app.command("browse")
+def cache_browse(
+    ledger: Optional[Path] = opt.Ledger,
+    port: int = typer.Option(8001, "--port", "-p", help="Port on 127.0.0.1 (0: any free port)."),
+) -> None:
+    """Browse the ledger in Datasette on 127.0.0.1, read only: spend by run, module and model, failed calls,
+    slowest calls, and every request readable (needs the browse extra: pip install 'lmprog[browse]')."""
+
+    def ready(url: str) -> None:
+        typer.echo(f"Browsing {ledger or 'the ledger'} at {url} (read only; Ctrl-C stops)")
+
+    browse_ledger(ledger, port=port, ready=ready)

@@ -1,10 +1,12 @@
-"""The ``lmprog cache`` commands' library side: the ledger opened read-only for reading, exports, merges."""
+"""The ``lmprog cache`` commands' library side: the ledger opened read-only for reading, exports, merges, and
+the ledger served in Datasette."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -78,3 +80,17 @@ def merge_ledgers(shards: list[str | os.PathLike], into: str | os.PathLike) -> l
         return [ledger.merge(shard) for shard in shards]
     finally:
         ledger.close()
+
+
+def browse_ledger(path: str | os.PathLike | None, *, port: int = 8001,
+                  ready: Callable[[str], None] | None = None) -> None:
+    """Serve the ledger (default as for :func:`read_ledger`) in Datasette on 127.0.0.1:``port``, read only,
+    until interrupted; ``ready(url)`` is called once the port is bound."""
+    from lmprog.ledger import ledger_path
+    from lmprog.ledger.browse import serve
+
+    found = ledger_path(path)
+    if not found.exists():
+        raise ConfigurationError(f"no ledger at {found.absolute()}; it is created by the first LM call "
+                                 "(set --ledger or LMPROG_LEDGER)")
+    serve(found, port=port, ready=ready)
