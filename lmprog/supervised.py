@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,14 @@ from lmprog.errors import ConfigurationError
 
 FEATURES = ("tfidf", "embeddings")
 FOLDS = 5
+
+
+def input_text(task_inputs: Sequence[str], row: Any) -> str:
+    """The text a classifier reads: the task's input fields joined by newlines (a str is taken as is)."""
+    if isinstance(row, str):
+        return row
+    get = row.get if hasattr(row, "get") else (lambda name, default=None: getattr(row, name, default))
+    return "\n".join(str(get(name, "") or "") for name in task_inputs)
 
 
 def text_pipeline(features: str = "tfidf", *, multi_label: bool = False, balance: bool = True, seed: int = 0):

@@ -27,7 +27,7 @@ Linux,an operating system,GNU/Linux
 """
 
 TOP_LEVEL = {"format_version", "kind", "lmprog_version", "dspy_version", "task", "program", "lm", "optimizer",
-             "candidates", "dev_score", "run_id", "budget", "integrity"}
+             "candidates", "dev_score", "run_id", "budget", "examples", "integrity"}  # examples: format 2
 
 
 def spam_task() -> Task:

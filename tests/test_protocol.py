@@ -52,8 +52,9 @@ def test_the_custom_module_implements_the_protocol():
 def test_a_custom_module_compiles_plans_saves_loads_and_evaluates(server, lm_for, tmp_path):
     lm = lm_for(server)
     program = custom()
-    estimate = lmprog.plan(program, examples(), lm=lm, demo_sets=2, instructions=0)
-    compiled = lmprog.compile(program, examples(), lm=lm, demo_sets=2, instructions=0)
+    options = dict(lm=lm, demo_sets=2, instructions=0, families=("demos",))
+    estimate = lmprog.plan(program, examples(), **options)
+    compiled = lmprog.compile(program, examples(), **options)
     assert compiled.zero_shot_score < compiled.dev_score == 1.0
     assert [c["id"] for c in compiled.candidates] == ["zero-shot", "demos-0", "demos-1"]
     # the plan counted what the compile paid for (keyword answers make no call, so never more)

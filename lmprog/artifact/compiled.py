@@ -78,7 +78,10 @@ class CompiledProgram:
         return self
 
     def predictor_lm(self):
-        """The LM predictions use: :meth:`use`'s, else a ``dspy.context``'s (None here), else the recorded model's."""
+        """The LM predictions use: :meth:`use`'s, else a ``dspy.context``'s (None here), else the recorded model's;
+        None for a program that calls no LM (a classifier)."""
+        if not list(self.program.named_predictors()):
+            return None
         if self._predict_lm is None and dspy.settings.lm is None:
             self._predict_lm = self.make_lm()
         return self._predict_lm

@@ -46,7 +46,7 @@ def program_to_dict(program: dspy.Module, task: Task, *, program_params: Mapping
         else dict(program_params)
     predictors = {name: {"fields": list(predictor.signature.fields), "state": _predictor_state(predictor, name),
                          "lm": lm_settings(predictor.lm)} for name, predictor in program.named_predictors()}
-    if not predictors:
+    if not predictors and not builtin:  # lmprog's classifier program has none: its parameters are all it is
         raise ArtifactError(f"program {cls.__name__} has no dspy.Predict to save")
     out = {"class": cls.__name__ if builtin else CUSTOM, "params": plain(params, "program.params"),
            "output": outputs.of(program).name if own_task is not None else outputs.for_task(task).name,

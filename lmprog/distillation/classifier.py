@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lmprog import outputs
-from lmprog.supervised import text_pipeline
+from lmprog.supervised import input_text, text_pipeline
 from lmprog.errors import ArtifactError
 from lmprog.labels import LabelSpace
 from lmprog.task import Task
@@ -55,14 +55,6 @@ def headline_score(model, gold: Sequence, predicted: Sequence) -> float | None:
     (with another model's answers as ``gold``: the agreement between the two)."""
     task = model.task
     return model.output.headline_value(list(gold), list(predicted), labels=task.labels.names, metric=task.metric)
-
-
-def input_text(task_inputs: Sequence[str], row: Any) -> str:
-    """The text a classifier reads: the task's input fields joined by newlines (a str is taken as is)."""
-    if isinstance(row, str):
-        return row
-    get = row.get if hasattr(row, "get") else (lambda name, default=None: getattr(row, name, default))
-    return "\n".join(str(get(name, "") or "") for name in task_inputs)
 
 
 @dataclass

@@ -12,33 +12,42 @@ from lmprog.errors import ConfigurationError, DataError
 
 
 def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, artifact=None):
-    """A compile's report: dev scores before and after, every candidate, and what the compile cost.
+    """A compile's report: the out-of-fold scores before and after, every candidate, and what the compile cost.
 
-    With the compile's examples and LM, the compiled program is run again on its dev split to fill in
-    per-label scores and errors (the calls the compile already made: all ledger hits). Without them,
-    the headline is the optimizer's own dev score.
+    The headline is the optimizer's own score: every labelled example scored by a program built without it
+    (re-running the compiled program on its labelled examples would score it on its own demos), with the
+    interval and the paired difference to zero-shot the artifact records (``optimizer.why``). The supervised
+    floor is cross-validated on the same labelled examples and, where the artifact records the program's
+    score on each example, compared with it pair by pair.
     """
-    from lmprog.evaluation import Evaluation, evaluate, ledger_cost
-    from lmprog.optimize.compile import split_examples
+    from lmprog.evaluation import Evaluation, ledger_cost
+    from lmprog.evaluation.floor import floor_out_of_fold
+    from lmprog.evaluation.intervals_of import example_scores_of, floor_data_out_of_fold, score_data
+    from lmprog.evaluation.results import candidate_record
     from lmprog.report import EvaluationReport
 
-    if train is not None and lm is not None:
-        _, dev_examples = split_examples(train, dev, compiled.optimizer.get("seed", 0))
-        evaluation = evaluate(compiled, dev_examples, lm=lm, threads=8)
+    if lm is not None:
         ledger = getattr(lm, "ledger", None)
-    else:
-        evaluation = Evaluation(task=compiled.task, results=[], program=type(compiled.program).__name__,
-                                output=compiled.output, lm=compiled.lm.get("model"), compiled=compiled)
-    data = evaluation.report(before=compiled.zero_shot_score, before_label="zero-shot, dev",
-                             after_label="compiled, dev", kind="compile")
-    if not evaluation.results:
-        data["task"]["metric"] = data["headline"]["metric"] = "dev score"
-        data["headline"]["value"] = compiled.dev_score
-        data["data"]["examples"] = compiled.optimizer.get("dev", 0)
+    evaluation = Evaluation(task=compiled.task, results=[], program=type(compiled.program).__name__,
+                            output=compiled.output, lm=compiled.lm.get("model"), compiled=compiled)
+    why = compiled.optimizer.get("why") or {}
+    chosen, zero = candidate_record(compiled), candidate_record(compiled, "zero-shot")
+    where = "out of fold" if "folds" in compiled.optimizer else "dev"
+    data = evaluation.report(before=score_data(zero.get("interval")) or compiled.zero_shot_score,
+                             before_label=f"zero-shot, {where}", after_label=f"compiled, {where}", kind="compile")
+    data["task"]["metric"] = data["headline"]["metric"] = "dev score"
+    data["headline"]["value"] = score_data(chosen.get("interval")) or compiled.dev_score
+    if why.get("vs_zero_shot") and why.get("chosen") == why.get("best") and why.get("chosen") != "zero-shot":
+        data["headline"]["difference"] = why["vs_zero_shot"]
+    data["data"]["examples"] = compiled.optimizer.get("examples", compiled.optimizer.get("dev", 0))
+    if why:
+        data["selection"] = why
+    data["floor"] = floor_data_out_of_fold(floor_out_of_fold(compiled, seed=compiled.optimizer.get("seed", 0)),
+                                           example_scores_of(chosen, len(compiled.examples or [])))
     data["title"] = f"{compiled.task.name} · {type(compiled.program).__name__} · {compiled.lm.get('model')} · compile"
     data["program"]["run_id"] = compiled.run_id
     data["program"]["artifact"] = str(artifact) if artifact is not None else None
-    data["metrics"] |= {"dev score (optimizer)": compiled.dev_score} | _seed_metrics(compiled.optimizer)
+    data["metrics"] |= ({"dev score (optimizer)": data["headline"]["value"]} | _seed_metrics(compiled.optimizer))
     data["cost"] = ledger_cost(ledger.stats(run_id=compiled.run_id)) if ledger is not None and compiled.run_id else {}
     return EvaluationReport.from_dict(data)
 
@@ -51,12 +60,14 @@ def _seed_metrics(optimizer: dict) -> dict:
 
 def evaluation_report(evaluation, compiled, *, artifact=None, baseline=None):
     """The report of ``evaluation`` of ``compiled``; ``baseline`` (the zero-shot program's evaluation on the
-    same data) is the report's "before". The optimizer's dev scores go along as context, never as "before"
-    (dev and this data are different examples)."""
+    same data) is the report's "before", with the paired difference. The supervised floor is trained on the
+    artifact's labelled examples and scored on the same data. The optimizer's dev scores go along as
+    context, never as "before" (dev and this data are different examples)."""
+    from lmprog.evaluation.floor import floor_on
     from lmprog.report import EvaluationReport
 
-    before = {"before": baseline.score, "before_label": "zero-shot", "after_label": "compiled"} if baseline else {}
-    data = evaluation.report(**before)
+    before = {"baseline": baseline, "before_label": "zero-shot", "after_label": "compiled"} if baseline else {}
+    data = evaluation.report(**before, floor=floor_on(compiled, evaluation))
     if compiled.zero_shot_score is not None:
         data["metrics"]["dev score, zero-shot (compile)"] = compiled.zero_shot_score
     if compiled.dev_score is not None:

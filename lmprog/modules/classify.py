@@ -19,8 +19,12 @@ from lmprog.errors import ConfigurationError
 from lmprog.lm.context import module_name
 from lmprog.modules import confidence as conf
 from lmprog.modules.context_fit import fit_inputs
+from lmprog.modules.nearest import NearestDemos
 from lmprog.modules.protocol import CompilePhase, LabelModuleBase, check_params, without_demos
 from lmprog.task import MAX_LISTED_LABELS, Task
+
+
+NEAREST_MIN, NEAREST_MAX = 4, 8  # nearest demos shown per input
 
 
 class LabelAdapter(dspy.JSONAdapter):
@@ -72,6 +76,8 @@ class Classify(LabelModuleBase):
         sample_temperature: temperature for those samples.
         logprobs: ask for token log-probabilities (None: when the LM supports them, except
             local models, where they make every call 2.5x slower).
+        nearest: above 0, the predictor's demos are a pool and each input is shown the ``nearest``
+            pool examples most like it (bm25 over the inputs) instead of all of them.
 
     Every prediction has ``label`` (or ``labels``), ``confidence`` in [0, 1] or None, and
     ``confidence_source``: ``"logprobs"`` (probability of the label's tokens), ``"agreement"``
@@ -83,7 +89,7 @@ class Classify(LabelModuleBase):
     output = outputs.LABEL
 
     def __init__(self, task: Task, *, reasoning: bool = False, samples: int = 1, sample_temperature: float = 0.7,
-                 logprobs: bool | None = None):
+                 logprobs: bool | None = None, nearest: int = 0):
         super().__init__()
         if task.multi_label != self.multi_label:
             other = "MultiLabelClassify" if task.multi_label else "Classify"
@@ -101,27 +107,53 @@ class Classify(LabelModuleBase):
         self.samples = samples
         self.sample_temperature = sample_temperature
         self.logprobs = logprobs
+        self.nearest = int(nearest)
+        self._nearest: NearestDemos | None = None
         signature = task.signature()
         self.predict = dspy.ChainOfThought(signature) if reasoning else dspy.Predict(signature)
 
     # -- the module protocol -----------------------------------------------------------------
 
     def params(self, *, base=None, references=None) -> dict:
-        return {"reasoning": bool(self.reasoning), "samples": int(self.samples),
-                "sample_temperature": float(self.sample_temperature), "logprobs": self.logprobs}
+        params = {"reasoning": bool(self.reasoning), "samples": int(self.samples),
+                  "sample_temperature": float(self.sample_temperature), "logprobs": self.logprobs}
+        return {**params, "nearest": self.nearest} if self.nearest else params
 
     @classmethod
     def from_params(cls, task: Task, params, *, base=None) -> Classify:
         check_params(params, {"reasoning": bool, "samples": int, "sample_temperature": (int, float),
                               "logprobs": (bool, type(None))})
+        if "nearest" in params:
+            check_params(params, {"nearest": int})
         return cls(task, reasoning=params["reasoning"], samples=params["samples"],
-                   sample_temperature=params["sample_temperature"], logprobs=params["logprobs"])
+                   sample_temperature=params["sample_temperature"], logprobs=params["logprobs"],
+                   nearest=params.get("nearest", 0))
 
     def compile_phases(self) -> list[CompilePhase]:
         """One step: demos are labelled examples (the zero-shot program's mistakes first), and a teacher's
         instruction drafts get the label list appended."""
         return [CompilePhase(name="", predictor="predict", demo=lambda example: example,
-                             instructions=self.instructions_with_labels, calls_per_example=self.samples)]
+                             instructions=self.instructions_with_labels, calls_per_example=self.samples,
+                             variants=(("nearest-demos", self.with_nearest_demos),
+                                       ("label-order", self.with_label_order)))]
+
+    def with_nearest_demos(self, program: Classify, demos: list) -> Classify:
+        """``program`` showing each input its nearest labelled examples (all of ``demos`` are the pool)."""
+        program.predict.demos = list(demos)
+        program.nearest = min(NEAREST_MAX, max(NEAREST_MIN, len(self.task.labels)))
+        return program
+
+    def with_label_order(self, program: Classify, demos: list) -> Classify:
+        """``program`` with the label list in reverse order and a reminder that the order means nothing (a small
+        model often answers the first label it is shown)."""
+        names = self.task.labels.describe().splitlines()[::-1]
+        own = self.task.instructions.strip()
+        choose = "one or more labels" if self.multi_label else "exactly one label"
+        listing = (f"Answer with {choose} from this list, spelled as written. The list is in no particular order: "
+                   f"compare the input with every label before answering.\n" + "\n".join(names))
+        text = f"{own}\n\n{listing}" if own else listing
+        program.predict.signature = program.predict.signature.with_instructions(text)
+        return program
 
     def instructions_with_labels(self, draft: str) -> str:
         """A drafted instruction followed by the task's label list (as the task's own instructions are)."""
@@ -152,16 +184,27 @@ class Classify(LabelModuleBase):
             config.update(n=self.samples, temperature=self.sample_temperature)
         elif self._wants_logprobs(lm):
             config["logprobs"] = True
-        inputs = fit_inputs(inputs, self.predict, lm)
+        demos = self._demos_for(inputs)
+        inputs = fit_inputs(inputs, self.predict, lm, demos)
+        shown = {} if demos is None else {"demos": demos}
         with module_name(f"{type(self).__name__}:{self.task.name}"), constrained(lm, LabelAdapter.for_task(self.task)):
             try:
-                prediction = self.predict(**inputs, config=config)
+                prediction = self.predict(**inputs, config=config, **shown)
             except AdapterParseError as error:
                 return self._from_answers([error.lm_response or ""], parse_error=True)
         field = self.task.output_field
         answers = prediction.completions[field] if self.samples > 1 else [prediction[field]]
         logprobs = prediction.get("logprobs") if self.samples == 1 else None
         return self._from_answers(answers, logprobs=logprobs, reasoning=prediction.get("reasoning"))
+
+    def _demos_for(self, inputs: dict) -> list | None:
+        """With ``nearest`` set, the predictor's demos are a pool and each input is shown its nearest ones."""
+        if not self.nearest:
+            return None
+        pool = self.predict.demos
+        if self._nearest is None or self._nearest.pool != list(pool):
+            self._nearest = NearestDemos(pool, self.task.input_fields)
+        return self._nearest.select(inputs, self.nearest)
 
     def _wants_logprobs(self, lm) -> bool:
         if self.logprobs is not None:

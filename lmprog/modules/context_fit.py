@@ -18,12 +18,14 @@ MIN_INPUT_CHARS = 200
 PROMPT_FRAME_CHARS = 600  # field markers, adapter instructions, the label list's framing
 
 
-def fit_inputs(inputs: dict, predictor, lm) -> dict:
-    """``inputs`` with every text cut to its share of what the context window leaves free."""
+def fit_inputs(inputs: dict, predictor, lm, demos=None) -> dict:
+    """``inputs`` with every text cut to its share of what the context window leaves free (``demos``: the
+    demos this call shows, when they are not the predictor's own)."""
     context = context_tokens(lm)
     answer_room = int((getattr(lm, "kwargs", {}) or {}).get("max_tokens") or 256)
+    shown = predictor.demos if demos is None else demos
     used = len(predictor.signature.instructions or "") + PROMPT_FRAME_CHARS + sum(
-        len(str(value)) for demo in predictor.demos for value in dict(demo).values())
+        len(str(value)) for demo in shown for value in dict(demo).values())
     texts = [name for name, value in inputs.items() if isinstance(value, str)]
     if not texts:
         return inputs

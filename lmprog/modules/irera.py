@@ -25,6 +25,9 @@ from lmprog.retrieval import LabelRetriever
 from lmprog.task import Task
 
 QUERIES_FIELD = "queries"
+# What the retriever is asked: the Infer step's terms (the paper), the input itself (no Infer call: the
+# retrieval floor), or both.
+QUERY_MODES = ("inferred", "input", "input+inferred")
 OPTIONS_FIELD = "options"
 RANKING_FIELD = "ranking"
 
@@ -76,12 +79,16 @@ class InferRetrieveRank(LabelModuleBase):
     output = outputs.RANKING
 
     def __init__(self, task: Task, *, retriever: LabelRetriever | None = None, shortlist: int = 50,
-                 rank: bool = True, priors: Mapping[str, float] | None = None, infer_lm=None, rank_lm=None):
+                 rank: bool = True, priors: Mapping[str, float] | None = None, infer_lm=None, rank_lm=None,
+                 queries: str = "inferred"):
         super().__init__()
         if not task.multi_label:
             raise ConfigurationError(f"task {task.name!r} is single-label; InferRetrieveRank needs multi_label = true")
         if shortlist < 1:
             raise ConfigurationError(f"shortlist must be at least 1, not {shortlist}")
+        if queries not in QUERY_MODES:
+            raise ConfigurationError(f"queries must be one of {', '.join(QUERY_MODES)}, not {queries!r}")
+        self.queries = queries
         self.task = task
         self.retriever = retriever or LabelRetriever(task.labels)
         self.shortlist = shortlist
@@ -97,9 +104,10 @@ class InferRetrieveRank(LabelModuleBase):
     def params(self, *, base=None, references=None) -> dict:
         """Shortlist size, whether Rank runs, the retriever's settings and the priors (inline, or by
         reference to ``references["priors"]``, a JSON file holding exactly these priors)."""
-        return {"shortlist": int(self.shortlist), "rank": bool(self.rank_enabled),
-                "retriever": self._retriever_params(),
-                "priors": priors_params(self.priors, (references or {}).get("priors"), base)}
+        params = {"shortlist": int(self.shortlist), "rank": bool(self.rank_enabled),
+                  "retriever": self._retriever_params(),
+                  "priors": priors_params(self.priors, (references or {}).get("priors"), base)}
+        return {**params, "queries": self.queries} if self.queries != "inferred" else params
 
     def _retriever_params(self) -> dict:
         retriever = self.retriever
@@ -117,16 +125,25 @@ class InferRetrieveRank(LabelModuleBase):
         check_params(spec, {"kind": str, "fields": list, "model": (str, type(None))}, prefix="retriever.")
         retriever = LabelRetriever(task.labels, kind=spec["kind"], fields=tuple(spec["fields"]), model=spec["model"])
         retriever.validate()  # a bad kind or field fails now, not at the first prediction
+        if "queries" in params:
+            check_params(params, {"queries": str})
         return cls(task, retriever=retriever, shortlist=params["shortlist"], rank=params["rank"],
-                   priors=priors_from_params(params["priors"], base))
+                   priors=priors_from_params(params["priors"], base), queries=params.get("queries", "inferred"))
 
     def compile_phases(self) -> list[CompilePhase]:
         """Left to right, as in the paper: Infer first with Rank switched off (its demos name the gold labels,
         scored by the retrieval's RP@10), then Rank with Infer fixed (its demos are shortlists the retriever
         makes from the gold labels, so making them costs no LM call)."""
         return [CompilePhase(name="infer", predictor="infer", demo=self.infer_demo, scored_as=_without_rank,
-                             hard_cases=False),
+                             hard_cases=False, variants=(("query-input+terms", _querying("input+inferred")),)),
                 CompilePhase(name="rank", predictor="rank", demo=self.rank_demo, hard_cases=False)]
+
+    def floor_programs(self) -> list[tuple[str, InferRetrieveRank]]:
+        """The retrieval floor: the retriever given the input itself, no LM call; a compiled program should never
+        score below it."""
+        floor = self.deepcopy()
+        floor.queries, floor.rank_enabled = "input", False
+        return [("retrieval-floor", floor)]
 
     def infer_demo(self, example: dspy.Example) -> dspy.Example:
         """A labelled example as an Infer demo: the gold label names are the queries."""
@@ -155,7 +172,10 @@ class InferRetrieveRank(LabelModuleBase):
     # -- predicting --------------------------------------------------------------------------
 
     def forward(self, **inputs) -> dspy.Prediction:
-        queries = self._infer(inputs)
+        text = " ".join(str(inputs.get(name, "")) for name in self.task.input_fields).strip()
+        queries = [] if self.queries == "input" else self._infer(inputs)
+        if self.queries != "inferred" and text:
+            queries = [text, *queries]
         retrieved = self.retriever.retrieve(queries, k=self.shortlist, priors=self.priors) if queries else []
         shortlist = [name for name, _ in retrieved]
         ranked = self._rank(inputs, shortlist) if self.rank_enabled and shortlist else []
@@ -183,6 +203,14 @@ class InferRetrieveRank(LabelModuleBase):
                 answer = error.lm_response or ""
         text = "\n".join(map(str, answer)) if isinstance(answer, (list, tuple)) else str(answer or "")
         return options.parse(text, multi=True).labels
+
+
+def _querying(mode: str):
+    def transform(program: InferRetrieveRank, demos: list) -> InferRetrieveRank:
+        program.queries = mode
+        return program
+
+    return transform
 
 
 def _without_rank(program: InferRetrieveRank) -> InferRetrieveRank:

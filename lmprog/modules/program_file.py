@@ -23,8 +23,12 @@ def module_classes() -> dict[str, type]:
     """lmprog's own module classes by name, as artifacts record them."""
     from lmprog.modules.classify import Classify, MultiLabelClassify
     from lmprog.modules.irera import InferRetrieveRank
+    from lmprog.modules.label_classifier import LabelClassifier
+    from lmprog.modules.shortlist import ShortlistClassify
+    from lmprog.modules.vote import Vote
 
-    return {cls.__name__: cls for cls in (Classify, MultiLabelClassify, InferRetrieveRank)}
+    return {cls.__name__: cls for cls in (Classify, MultiLabelClassify, InferRetrieveRank, LabelClassifier,
+                                          ShortlistClassify, Vote)}
 
 
 def build_program(source: str | Path, task, params: dict[str, Any] | None = None, *,

@@ -43,6 +43,8 @@ class CompilePhase:
             the label list); None: this phase proposes no instructions.
         hard_cases: run the zero-shot program on the training examples and show its mistakes first.
         calls_per_example: new LM calls one scored example costs in this phase (for ``plan``).
+        variants: the module's own candidates for this phase, ``(name, transform)``: ``transform(program,
+            demos)`` returns a changed copy (``demos``: the training examples as this phase's demos).
     """
 
     name: str
@@ -52,6 +54,7 @@ class CompilePhase:
     instructions: Callable[[str], str] | None = None
     hard_cases: bool = True
     calls_per_example: int = 1
+    variants: tuple = ()
 
 
 @runtime_checkable
@@ -95,6 +98,23 @@ class LabelModuleBase(dspy.Module):
         """This module as it was before compile: no demos (instructions are the module's own)."""
         return without_demos(self)
 
+    def floor_programs(self) -> list[tuple[str, dspy.Module]]:
+        """Programs that need no compile and that the compiled program should never score below (e.g. the
+        retrieval alone for Infer-Retrieve-Rank); compile always weighs them."""
+        return []
+
+
+def builtin_subclass(name: str) -> type | None:
+    """lmprog's own module class called ``name`` among the loaded subclasses of :class:`LabelModuleBase`
+    (a composite module such as Vote rebuilds its members with it; a user's class never matches)."""
+    pending = list(LabelModuleBase.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name and cls.__module__.startswith("lmprog.modules."):
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
+
 
 def default_phases(program: dspy.Module) -> list[CompilePhase]:
     """One phase per predictor, in order: demos are the labelled examples themselves, no drafts."""
@@ -107,6 +127,12 @@ def compile_phases(program: dspy.Module) -> list[CompilePhase]:
     """The program's own phases, or :func:`default_phases` for a module that does not declare them."""
     phases = getattr(program, "compile_phases", None)
     return list(phases()) if callable(phases) else default_phases(program)
+
+
+def floor_programs(program: dspy.Module) -> list[tuple[str, dspy.Module]]:
+    """The module's floor programs (none for a module that does not state them)."""
+    method = getattr(program, "floor_programs", None)
+    return list(method()) if callable(method) else []
 
 
 def prediction_confidence(prediction) -> float | None:

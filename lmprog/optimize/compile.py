@@ -12,7 +12,6 @@ the search cleanly and keeps the best program found so far.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import dspy
 from lmprog.artifact import CompiledProgram, lm_settings
 from lmprog.errors import ConfigurationError, DataError
 from lmprog.ledger import call_key
+from lmprog.optimize.families import FAMILIES, demo_count
 from lmprog.optimize.search import PhasedSearch, SearchSettings
 from lmprog.run import Budget, open_run
 
@@ -33,25 +33,27 @@ class Settings:
     """Optimizer settings, recorded in the artifact."""
 
     optimizer: str = "bootstrap"
-    max_demos: int = 4
-    demo_sets: int = 6
-    instructions: int = 3
+    max_demos: int | None = None  # None: enough to show every label, as many as fit the context
+    demo_sets: int = 3
+    instructions: int = 2
     threads: int = 8
-    dev_fraction: float = 0.5
+    folds: int = 5
+    families: tuple = FAMILIES
 
     def to_dict(self) -> dict:
         """What shapes the result; ``threads`` only changes how fast it comes, so it is left out
         (the same compile on another machine gives the same artifact)."""
-        return {k: v for k, v in self.__dict__.items() if k != "threads"}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if k != "threads"}
 
-    def search(self) -> SearchSettings:
-        return SearchSettings(self.max_demos, self.demo_sets, self.instructions, self.threads)
+    def search(self, demos: int) -> SearchSettings:
+        return SearchSettings(demos, self.demo_sets, self.instructions, self.threads, self.folds, tuple(self.families))
 
 
 def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
             lm, teacher=None, optimizer: str = "bootstrap", budget: Budget | None = None, seed: int = 0,
-            seeds: Sequence[int] | None = None, max_demos: int = 4, demo_sets: int = 6, instructions: int = 3,
-            threads: int = 8, progress: Callable[[dict], None] | bool | None = None) -> CompiledProgram:
+            seeds: Sequence[int] | None = None, max_demos: int | None = None, demo_sets: int = 3,
+            instructions: int = 2, threads: int = 8, folds: int = 5, families: Sequence[str] = FAMILIES,
+            progress: Callable[[dict], None] | bool | None = None) -> CompiledProgram:
     """Optimize ``program`` on labelled examples; see the module docstring.
 
     Args:
@@ -59,16 +61,18 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
             :class:`~lmprog.InferRetrieveRank`, or your own module implementing
             :class:`lmprog.modules.protocol.LabelModule`); it is compiled phase by phase as it states in
             ``compile_phases()``. Predictors keep their own LM if they have one, else use ``lm``.
-        trainset / devset: labelled ``dspy.Example``s (or a ``Dataset``); without a devset, a seeded
-            half of the trainset is held out for scoring. At least 10 examples are needed.
+        trainset / devset: labelled ``dspy.Example``s (or a ``Dataset``); both are used, every example
+            scored out of fold (``folds``-fold cross-validation). At least 10 examples are needed.
         lm: the student LM (the one the compiled program will use).
         teacher: the LM that drafts instructions (default: ``lm``).
         budget: a hard cap on paid calls / USD; reaching it keeps the best program so far.
-        seed: selects the dev split, demo sets and instruction drafts.
+        seed: selects the folds, the racing order, demo sets and instruction drafts.
         seeds: compile once per seed and keep the best; ``optimizer["seed_scores"]`` has every
-            seed's dev score with their mean and standard deviation. The budget applies to each seed.
+            seed's score with their mean and standard deviation. The budget applies to each seed.
+        max_demos: demos per set (default: enough to show every label, as many as fit the context).
+        families: the candidate families to try (see :mod:`lmprog.optimize.families`).
         progress: ``True`` for a live terminal display (:class:`lmprog.run.progress.CompileProgress`), or a
-            callable that receives the same events as dicts (start, each candidate, done).
+            callable that receives the same events as dicts (start, rungs, each candidate, done).
     """
     if progress is True:
         from lmprog.run.progress import CompileProgress
@@ -77,33 +81,46 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     if seeds is not None:
         return _compile_seeds(program, trainset, devset, seeds, lm=lm, teacher=teacher, optimizer=optimizer,
                               budget=budget, max_demos=max_demos, demo_sets=demo_sets, instructions=instructions,
-                              threads=threads, progress=progress)
+                              threads=threads, folds=folds, families=families, progress=progress)
+    _check(program, optimizer, families)
+    settings = Settings(optimizer, max_demos, demo_sets, instructions, threads, folds, tuple(families))
+    examples = labelled_examples(trainset, devset)
+    teacher = teacher or lm
+    arguments = compile_arguments(program, examples, lm, teacher, seed, settings)
+    # The same compile gets the same run id, so a rerun (or a resumed, interrupted one) continues
+    # its run and the artifact stays byte-identical.
+    with open_run(lm, "compile", arguments, run_id=compile_run_id(arguments), budget=budget,
+                  progress=progress or None) as run:
+        demos = demo_count(program.task, examples, lm, max_demos)
+        search = PhasedSearch(program, examples, lm=lm, teacher=teacher, settings=settings.search(demos), seed=seed,
+                              run=run)
+        best = _search(search, run, seed)
+    return _result(program, search, best, lm, teacher, optimizer, seed, settings, examples, run)
+
+
+def _check(program, optimizer: str, families: Sequence[str]) -> None:
     if optimizer not in OPTIMIZERS:
         raise ConfigurationError(f"unknown optimizer {optimizer!r}; available: {', '.join(map(repr, OPTIMIZERS))}")
     if getattr(program, "task", None) is None:
         raise ConfigurationError(f"compile() needs a label module with a task (lmprog's modules, or a module "
                                  f"implementing lmprog.modules.protocol.LabelModule), not {type(program).__name__}")
-    settings = Settings(optimizer, max_demos, demo_sets, instructions, threads)
-    train, dev = split_examples(trainset, devset, seed, settings.dev_fraction)
-    teacher = teacher or lm
-    arguments = compile_arguments(program, train, dev, lm, teacher, seed, settings)
-    # The same compile gets the same run id, so a rerun (or a resumed, interrupted one) continues
-    # its run and the artifact stays byte-identical.
-    with open_run(lm, "compile", arguments, run_id=compile_run_id(arguments), budget=budget,
-                  progress=progress or None) as run:
-        search = PhasedSearch(program, train, dev, lm=lm, teacher=teacher, settings=settings.search(), seed=seed,
-                              run=run)
-        best = _search(search, run, seed)
-    tracker = run.budget
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ConfigurationError(f"unknown candidate families {unknown}; available: {', '.join(FAMILIES)}")
+
+
+def _result(program, search: PhasedSearch, best: dict, lm, teacher, optimizer, seed, settings, examples, run):
+    tracker, n, k = run.budget, len(examples), min(settings.folds, len(examples))
+    details = {"skipped_drafts": search.skipped_drafts} if search.skipped_drafts else {}
     return CompiledProgram(
         program=search.build(best), task=program.task, lm=lm_settings(lm) or {},
         optimizer={"name": optimizer, "seed": seed, "settings": settings.to_dict(),
-                   "teacher": (lm_settings(teacher) or {}).get("model"), "train": len(train), "dev": len(dev),
-                   **({"skipped_drafts": search.skipped_drafts} if search.skipped_drafts else {})},
+                   "teacher": (lm_settings(teacher) or {}).get("model"), "examples": n, "folds": k,
+                   "train": n - n // k, "dev": n // k, "why": search.why, **details},
         candidates=search.candidates, dev_score=best["dev_score"], run_id=run.run_id,
         budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
                 "stopped_early": tracker.exhausted},
-        examples=[*train, *dev], spent=tracker.summary())
+        examples=examples, spent=tracker.summary())
 
 
 def _search(search: PhasedSearch, run, seed: int) -> dict:
@@ -131,12 +148,12 @@ def _compile_seeds(program, trainset, devset, seeds: Sequence[int], **options) -
     return best
 
 
-def compile_arguments(program, train, dev, lm, teacher, seed: int, settings: Settings) -> dict:
+def compile_arguments(program, examples, lm, teacher, seed: int, settings: Settings) -> dict:
     """What identifies a compile (recorded with its ledger run)."""
     return {"program": type(program).__name__, "task": program.task.name, "labels": program.task.labels.hash,
             "seed": seed, "settings": settings.to_dict(),
             "lm": (lm_settings(lm) or {}).get("model"), "teacher": (lm_settings(teacher) or {}).get("model"),
-            "train": _examples_hash(train), "dev": _examples_hash(dev)}
+            "examples": _examples_hash(examples)}
 
 
 def compile_run_id(arguments: dict) -> str:
@@ -148,23 +165,14 @@ def _examples_hash(examples: Sequence[dspy.Example]) -> str:
     return call_key([dict(sorted(ex.toDict().items())) for ex in examples])[:16]
 
 
-def split_examples(trainset: Sequence, devset: Sequence | None, seed: int,
-                   dev_fraction: float = Settings.dev_fraction) -> tuple[list, list]:
-    """The (train, dev) examples a compile with ``seed`` uses: ``devset`` if given, else a seeded
-    ``dev_fraction`` of ``trainset`` held out. Raises DataError when there are too few examples."""
-    train, dev = list(trainset), list(devset) if devset is not None else None
-    if dev is not None:
-        if len(train) + len(dev) < MIN_EXAMPLES or not dev or not train:
-            raise DataError(f"compile needs at least {MIN_EXAMPLES} labelled examples with some in each of train "
-                            f"and dev; got {len(train)} train and {len(dev)} dev")
-        return train, dev
-    if len(train) < MIN_EXAMPLES:
-        raise DataError(f"compile needs at least {MIN_EXAMPLES} labelled examples to hold out a dev set; "
-                        f"got {len(train)}")
-    shuffled = list(train)
-    random.Random(seed).shuffle(shuffled)
-    cut = max(1, round(len(shuffled) * (1 - dev_fraction)))
-    return shuffled[:cut], shuffled[cut:]
+def labelled_examples(trainset: Sequence, devset: Sequence | None = None) -> list:
+    """Every labelled example a compile learns from and is scored on (train, then dev); DataError with fewer
+    than :data:`MIN_EXAMPLES`."""
+    examples = [*trainset, *(devset or [])]
+    if len(examples) < MIN_EXAMPLES:
+        raise DataError(f"compile needs at least {MIN_EXAMPLES} labelled examples to score candidates out of fold; "
+                        f"got {len(examples)}")
+    return examples
 
 
-__all__ = ["compile", "compile_arguments", "compile_run_id", "split_examples", "Settings", "MIN_EXAMPLES"]
+__all__ = ["compile", "compile_arguments", "compile_run_id", "labelled_examples", "Settings", "MIN_EXAMPLES"]

@@ -54,6 +54,14 @@ def demo_sets(candidates: Sequence[DemoCandidate], *, k: int, n_sets: int, seed:
     return sets
 
 
+def demo_set(candidates: Sequence[DemoCandidate], *, k: int, seed: int, index: int,
+             multi_label: bool = False) -> list[DemoCandidate]:
+    """The ``index``-th label-covering demo set of up to ``k`` demos (what :func:`demo_sets` draws for it)."""
+    unique = _drop_near_duplicates(candidates)
+    rng = random.Random(f"{seed}:{index}")
+    return _cover_multi(unique, k, rng) if multi_label else _cover_single(unique, k, rng)
+
+
 def _drop_near_duplicates(candidates: Sequence[DemoCandidate]) -> list[DemoCandidate]:
     seen: dict[str, DemoCandidate] = {}
     for candidate in candidates:

@@ -1,8 +1,9 @@
 """``lmprog.plan``: what a compile will cost, estimated without calling any LM.
 
-Calls follow from the module's compile phases (``compile_phases()``), the data sizes and the number
-of candidates. Tokens come from rendering one real prompt per phase with DSPy's adapter (about 4
-characters a token), priced with litellm's offline table. A compile that already ran with the same
+The compile's schedule is known in advance: the zero-shot program on every labelled example, the teacher's
+drafts, then each phase's race (:func:`lmprog.optimize.race.schedule`: every LM candidate on the first rung,
+the better half on the next...). Tokens come from rendering one real prompt per phase with DSPy's adapter
+(about 4 characters a token), priced with litellm's offline table. A compile that already ran with the same
 inputs (its run id is deterministic) has its calls in the ledger, and those are counted as free.
 """
 
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 
 import dspy
 
+from lmprog import outputs
 from lmprog.lm.pricing import token_prices
 from lmprog.modules.protocol import CompilePhase, compile_phases
-from lmprog.optimize.compile import Settings, compile_arguments, compile_run_id, split_examples
+from lmprog.optimize.compile import Settings, compile_arguments, compile_run_id, labelled_examples
+from lmprog.optimize.families import FAMILIES, MIN_DEMOS, SHORTLIST_K, demo_count
+from lmprog.optimize.race import schedule
 
 CHARS_PER_TOKEN = 4
 ANSWER_TOKENS = 12  # a label answer in DSPy's format, e.g. "[[ ## label ## ]]\nrefund\n\n[[ ## completed ## ]]"
@@ -66,63 +70,74 @@ class Plan:
 
 
 def plan(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
-         lm, teacher=None, seed: int = 0, seeds: Sequence[int] | None = None, max_demos: int = 4,
-         demo_sets: int = 6, instructions: int = 3, **_ignored) -> Plan:
+         lm, teacher=None, seed: int = 0, seeds: Sequence[int] | None = None, max_demos: int | None = None,
+         demo_sets: int = 3, instructions: int = 2, folds: int = 5, families: Sequence[str] = FAMILIES,
+         **_ignored) -> Plan:
     """Estimate calls, tokens and USD of ``compile`` with the same arguments; makes no LM call."""
     if seeds is not None:
         plans = [plan(program, trainset, devset, lm=lm, teacher=teacher, seed=s, max_demos=max_demos,
-                      demo_sets=demo_sets, instructions=instructions) for s in seeds]
+                      demo_sets=demo_sets, instructions=instructions, folds=folds, families=families) for s in seeds]
         total = Plan(phases=[p for each in plans for p in each.phases],
                      cached_calls=sum(p.cached_calls for p in plans))
         total.usd = None if any(p.usd is None for p in plans) else sum(p.usd for p in plans)
         return total
-    settings = Settings("bootstrap", max_demos, demo_sets, instructions)
-    train, dev = split_examples(trainset, devset, seed, settings.dev_fraction)
+    settings = Settings("bootstrap", max_demos, demo_sets, instructions, 8, folds, tuple(families))
+    examples = labelled_examples(trainset, devset)
     teacher = teacher or lm
     phases = compile_phases(program)
-    rows = [Phase("zero-shot on dev", len(dev) * sum(p.calls_per_example for p in phases),
-                  _prompt_tokens(program, phases[0], train, 0) if phases else 0, ANSWER_TOKENS, str(lm.model))]
+    k = demo_count(program.task, examples, lm, max_demos)
+    rows = [Phase("zero-shot on every example", len(examples) * sum(p.calls_per_example for p in phases),
+                  _prompt_tokens(program, phases[0], examples, 0) if phases else 0, ANSWER_TOKENS, str(lm.model))]
     for index, phase in enumerate(phases):
-        rows += _phase_rows(program, phase, phases[index + 1:], train, dev, settings, str(lm.model),
-                            str(teacher.model))
+        rows += _phase_rows(program, phase, index, examples, k, settings, str(lm.model), str(teacher.model),
+                            one_phase=len(phases) == 1)
     result = Plan(phases=[row for row in rows if row.calls])
-    result.run_id = compile_run_id(compile_arguments(program, train, dev, lm, teacher, seed, settings))
+    result.run_id = compile_run_id(compile_arguments(program, examples, lm, teacher, seed, settings))
     result.cached_calls = _cached_calls(lm, result.run_id)
     result.usd = _price(result)
     return result
 
 
-def _phase_rows(program, phase: CompilePhase, later: list[CompilePhase], train, dev, settings: Settings,
-                student: str, proposer: str) -> list[Phase]:
+def _lm_candidates(program, phase: CompilePhase, k: int, settings: Settings, one_phase: bool) -> int:
+    wanted = set(settings.families)
+    count = settings.demo_sets if "demos" in wanted else 0
+    count += 1 if "few-demos" in wanted and k > MIN_DEMOS else 0
+    count += len(phase.variants) if "variants" in wanted else 0
+    count += settings.instructions if "instructions" in wanted and phase.instructions is not None else 0
+    kind = outputs.of(program) if getattr(program, "task", None) is not None else None
+    if one_phase and kind is outputs.LABEL and "shortlist" in wanted and len(program.task.labels) > SHORTLIST_K + 1:
+        count += 1
+    return count
+
+
+def _phase_rows(program, phase: CompilePhase, index: int, examples, k: int, settings: Settings, student: str,
+                proposer: str, *, one_phase: bool) -> list[Phase]:
     name = f"{phase.name}: " if phase.name else ""
-    calls = phase.calls_per_example
-    zero_shot = _prompt_tokens(program, phase, train, 0)
-    few_shot = _prompt_tokens(program, phase, train, settings.max_demos)
-    drafts = settings.instructions if phase.instructions is not None else 0
-    rows = [Phase(f"{name}demo sets on dev", min(settings.demo_sets, len(train)) * len(dev) * calls, few_shot,
-                  ANSWER_TOKENS, student)]
-    if phase.hard_cases:
-        rows.insert(0, Phase(f"{name}hard cases on train", len(train) * calls, zero_shot, ANSWER_TOKENS, student))
+    per_example = phase.calls_per_example
+    candidates = _lm_candidates(program, phase, k, settings, one_phase)
+    raced = sum(alive * new for alive, new in schedule(candidates, len(examples))) if candidates else 0
+    few_shot = _prompt_tokens(program, phase, examples, k)
+    rows = [Phase(f"{name}candidates raced on held-out examples", raced * per_example, few_shot, ANSWER_TOKENS,
+                  student)]
+    drafts = settings.instructions if "instructions" in settings.families and phase.instructions is not None else 0
     if drafts:
-        rows += [Phase(f"{name}instruction drafts", drafts, zero_shot + 40 * settings.max_demos, PROPOSAL_TOKENS,
-                       proposer),
-                 Phase(f"{name}instructions on dev", drafts * len(dev) * calls, few_shot + PROPOSAL_TOKENS,
-                       ANSWER_TOKENS, student)]
-    if phase.scored_as is not None and later:
-        rows.append(Phase(f"{name}chosen, scored in full", len(dev) * sum(p.calls_per_example for p in later),
-                          zero_shot, ANSWER_TOKENS, student))
+        rows.insert(0, Phase(f"{name}instruction drafts", drafts, _prompt_tokens(program, phase, examples, 0)
+                             + 40 * min(k, 8), PROPOSAL_TOKENS, proposer))
+    if index > 0 and phase.scored_as is None:
+        rows.append(Phase(f"{name}earlier phases' choice, scored in full", len(examples) * per_example,
+                          few_shot, ANSWER_TOKENS, student))
     return rows
 
 
-def _prompt_tokens(program, phase: CompilePhase, train, demos: int) -> int:
-    """Tokens of the phase's predictor's prompt for the first training example, with ``demos`` demos."""
-    if not train:
+def _prompt_tokens(program, phase: CompilePhase, examples, demos: int) -> int:
+    """Tokens of the phase's predictor's prompt for the first example, with ``demos`` demos."""
+    if not examples:
         return 0
     predictor = dict(program.named_predictors())[phase.predictor]
     signature = predictor.signature
-    example = phase.demo(train[0])
+    example = phase.demo(examples[0])
     inputs = {name: example.get(name, "") for name in signature.input_fields}
-    shown = [phase.demo(ex) for ex in train[:demos]]
+    shown = [phase.demo(ex) for ex in examples[:demos]]
     messages = dspy.ChatAdapter().format(signature, shown, inputs)
     return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 1
 

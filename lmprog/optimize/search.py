@@ -1,12 +1,15 @@
-"""The candidate search of a compile, for any module that states its compile phases.
+"""The candidate search of a compile: cross-validated, raced, and honest about what it can tell apart.
 
-The zero-shot program is scored first. Then each phase (``module.compile_phases()``), left to right,
-tunes one predictor: label-aware demo sets (the zero-shot program's mistakes first, where the phase
-asks for it), then the teacher's instruction drafts with the phase's best demos. A phase that scores
-the program in a special form (Infer-Retrieve-Rank's Infer step, with Rank off) compares its candidates
-among themselves, and its winner is then scored as the whole program. A phase's choice is fixed for
-the phases after it. Every candidate is recorded; the best whole-program score wins, ties keeping the
-earlier, simpler candidate. Reaching the budget keeps the best candidate scored in full.
+1. The zero-shot program answers every labelled example (this also finds the examples it gets wrong).
+2. Each compile phase of the module (``module.compile_phases()``), left to right, races its candidates
+   (:mod:`lmprog.optimize.families`) out of fold: every example is scored by a program built without it, and
+   only the better half of the candidates goes on to more examples. The phase's best is fixed for later phases.
+3. The final choice weighs, on every labelled example: zero-shot, the phases' result, a vote of the best
+   candidates, the module's floor programs and, for a one-phase label module, the classifier the labels alone
+   give. The best wins only if its paired difference to zero-shot has an interval above zero; otherwise the
+   zero-shot program is kept. :attr:`PhasedSearch.why` says why the winner won.
+
+Reaching the budget keeps the best candidate scored so far (on the examples it was scored on).
 """
 
 from __future__ import annotations
@@ -18,182 +21,207 @@ import dspy
 
 from lmprog import outputs
 from lmprog.errors import BudgetExceededError
-from lmprog.modules.protocol import CompilePhase, compile_phases, zero_shot
-from lmprog.optimize.demos import DemoCandidate, demo_sets
+from lmprog.modules.protocol import CompilePhase, compile_phases, floor_programs, zero_shot
+from lmprog.modules.vote import Vote, majority
+from lmprog.optimize.crossval import CrossValidation, Recipe, assign_folds, race_order
+from lmprog.optimize.families import FAMILIES, PhaseContext, phase_recipes
 from lmprog.optimize.instructions import draft_instructions
-from lmprog.run import BUDGET, RunContext, run_module
+from lmprog.optimize.race import race
+from lmprog.optimize.records import candidate_record, selection_reason
+from lmprog.run import RunContext
 
-
-@dataclass
-class Score:
-    """A program's mean score on some examples, each example's score, and how many inputs failed."""
-
-    value: float
-    per_example: list[float]
-    errors: int = 0
-
-
-def score_program(program: dspy.Module, examples: Sequence[dspy.Example], *, lm, threads: int,
-                  kind: outputs.OutputKind) -> Score:
-    """Run ``program`` on every example and score it; an input that failed scores 0 and counts as an error.
-
-    Raises BudgetExceededError when the budget stopped any input (a partial score is no score).
-    """
-    outcomes = run_module(program, [example.inputs() for example in examples], lm=lm, threads=threads)
-    if any(outcome.error == BUDGET for outcome in outcomes):
-        raise BudgetExceededError("budget exhausted while scoring a candidate")
-    values = [kind.example_score(example.get(kind.field), outcome.prediction.get(kind.field)) if outcome.ok else 0.0
-              for example, outcome in zip(examples, outcomes)]
-    value = sum(values) / len(values) if values else 0.0
-    return Score(value, values, sum(not outcome.ok for outcome in outcomes))
+VOTE_MEMBERS = 3
 
 
 @dataclass(frozen=True)
 class SearchSettings:
     """What the search needs of the optimizer settings."""
 
-    max_demos: int
+    demos: int  # demos per set
     demo_sets: int
     instructions: int
     threads: int
+    folds: int = 5
+    families: tuple = FAMILIES
 
 
 class PhasedSearch:
-    """One compile run: scores candidates phase by phase and remembers every one of them."""
+    """One compile run: races candidates phase by phase and remembers every one of them."""
 
-    def __init__(self, program: dspy.Module, train: Sequence, dev: Sequence, *, lm, teacher, settings: SearchSettings,
-                 seed: int, run: RunContext):
+    def __init__(self, program: dspy.Module, examples: Sequence, *, lm, teacher, settings: SearchSettings, seed: int,
+                 run: RunContext):
         self.base = zero_shot(program)
         self.kind = outputs.of(program)
+        self.task = program.task
         self.phases = compile_phases(program)
-        self.train, self.dev = list(train), list(dev)
+        self.floors = floor_programs(self.base)
+        self.examples = list(examples)
         self.lm, self.teacher, self.settings, self.seed, self.run_context = lm, teacher, settings, seed, run
+        self.folds = assign_folds(self.examples, self.kind, seed=seed, folds=settings.folds)
+        self.order = race_order(self.folds, seed=seed)
         self.candidates: list[dict] = []
-        self.skipped_drafts: list[dict] = []  # instruction drafts the teacher gave that could not be used
+        self.skipped_drafts: list[dict] = []
+        self.why: dict = {}
+        self.zero = Recipe("zero-shot", "zero-shot", lambda train: self.base,
+                           stage=self.phases[-1].name if self.phases else "")
+        self.final = CrossValidation(self.examples, self.folds, kind=self.kind, lm=lm, threads=settings.threads)
+        # (id shown, recipe, where it was scored, stage shown)
+        self._recorded: list[tuple[str, Recipe, CrossValidation, str]] = []
 
     def planned_candidates(self) -> int:
-        sets = min(self.settings.demo_sets, len(self.train))
-        per_phase = [sets + (self.settings.instructions if phase.instructions else 0)
-                     + (2 if phase.scored_as is not None else 0) for phase in self.phases]
-        return 1 + sum(per_phase)
+        """Candidates the search will record (instruction drafts counted as asked for)."""
+        drafts = self.settings.instructions if "instructions" in self.settings.families else 0
+        count = 1 + len(self.floors)
+        for phase in self.phases:
+            context = self._context(phase, self.zero, {}, draft=False)
+            count += len(phase_recipes(context)) + (drafts if phase.instructions is not None else 0)
+            count += 1 if phase.scored_as is not None else 0
+        whole = len(self.phases) == 1 and not self.kind.ranked and "vote" in self.settings.families
+        return count + (1 if whole else 0)
 
     def run(self) -> dict:
-        """The best candidate scored in full (unscored, ``dev_score`` None, if the budget allowed none)."""
-        first = self.phases[0].predictor if self.phases else None
-        self.best = {"id": "zero-shot", "choices": {}, "dev_score": None}
+        """The winning candidate's record (``dev_score`` None if the budget allowed not even zero-shot)."""
+        chosen: Recipe | None = None
         try:
-            self.best = self._score("zero-shot", {}, first, stage=self._whole_stage())
-            fixed: dict = {}
-            for phase in self.phases:
-                fixed = self._run_phase(phase, fixed)
+            self.final.score([self.zero], self.order)
+            self._record(self.zero, self.final)
+            result = self._phases()
+            chosen = self._choose(result)
         except BudgetExceededError:
-            pass  # keep the best complete candidate; the result says the budget stopped the search
-        return self.best
+            chosen = self._choose_after_budget()
+        self._report_candidates()
+        if chosen is None:
+            self.best_recipe = self.zero
+            return {"id": "zero-shot", "dev_score": None}
+        self.best_recipe = chosen
+        return next(c for c in self.candidates if c["id"] == chosen.id)
 
     def build(self, best: dict) -> dspy.Module:
-        """The program the winning candidate describes."""
-        return self._program(best["choices"])
+        """The program the winning candidate describes, built from every labelled example."""
+        return self.best_recipe.build(self.examples)
 
-    # -- one phase ---------------------------------------------------------------------------
+    # -- phases ------------------------------------------------------------------------------
 
-    def _run_phase(self, phase: CompilePhase, fixed: dict) -> dict:
-        """Score this phase's candidates (updating ``self.best``); returns the choices fixed for later phases."""
-        prepared = phase.scored_as is not None
-        prefix = f"{phase.name}-" if phase.name else ""
-        scored_as = phase if prepared else None
-        if prepared:
-            phase_best = self._score(f"{prefix}zero-shot", fixed, phase.predictor, stage=phase.name, scored_as=phase)
-        else:
-            phase_best = self.best
-        pool = self._demo_pool(phase, fixed)
-        sets = demo_sets(pool, k=self.settings.max_demos, n_sets=self.settings.demo_sets, seed=self.seed,
-                         multi_label=self.kind.multi)
-        own = self._own_instructions(phase)
-        for index, chosen in enumerate(sets):
-            choice = {phase.predictor: (own, [candidate.as_demo() for candidate in chosen])}
-            candidate = self._score(f"{prefix}demos-{index}", {**fixed, **choice}, phase.predictor,
-                                    stage=phase.name, scored_as=scored_as)
-            phase_best = self._keep(phase_best, candidate, prepared)
-        for index, draft in enumerate(self._drafts(phase)):
-            demos = phase_best["choices"].get(phase.predictor, (own, []))[1]
-            choice = {phase.predictor: (phase.instructions(draft), demos)}
-            candidate = self._score(f"{prefix}instructions-{index}", {**fixed, **choice}, phase.predictor,
-                                    stage=phase.name, scored_as=scored_as)
-            phase_best = self._keep(phase_best, candidate, prepared)
-        if phase.predictor in phase_best["choices"]:
-            fixed = {**fixed, phase.predictor: phase_best["choices"][phase.predictor]}
-        if prepared:
-            later = [p.name for p in self.phases[self.phases.index(phase) + 1:]]
-            name = f"{phase.name}-best+{'+'.join(later) if later else 'full'}"
-            self.best = better(self.best, self._score(name, fixed, phase.predictor, stage=self._whole_stage()))
-        return fixed
+    def _phases(self) -> Recipe:
+        hard = {id(ex): self.final.scores["zero-shot"][i] < 1.0 for i, ex in enumerate(self.examples)}
+        current = self.zero
+        for phase in self.phases:
+            cv = self.final if phase.scored_as is None else CrossValidation(
+                self.examples, self.folds, kind=self.kind, lm=self.lm, threads=self.settings.threads,
+                scored_as=phase.scored_as)
+            recipes = phase_recipes(self._context(phase, current, hard))
+            if cv is self.final and current is not self.zero and not self._in_final(current.id):
+                cv.score([current], self.order)  # the earlier phases' choice, scored as the whole program
+                self._record(current, cv, shown=f"{current.id}+{phase.name}", stage=phase.name)
+            elif cv is not self.final:
+                cv.score([current], self.order)
+                self._record(current, cv, shown=f"{phase.name}-{'zero-shot' if current is self.zero else 'start'}",
+                             stage=phase.name)
+            for recipe in recipes:
+                self._record(recipe, cv)
+            race(cv, recipes, self.order, on_rung=self.run_context.report)
+            finalists = [r for r in [current, *recipes] if cv.scored(r.id, self.order)]
+            current = max(finalists, key=lambda r: cv.mean(r.id, self.order))  # ties: the earlier, simpler one
+        return current
 
-    def _keep(self, phase_best: dict, candidate: dict, prepared: bool) -> dict:
-        """The phase's best after ``candidate``; a candidate scored as the whole program may also be the best."""
-        if prepared:  # scored in the phase's own form: comparable within the phase only
-            return candidate if candidate["dev_score"] > phase_best["dev_score"] else phase_best
-        self.best = better(self.best, candidate)
-        return better(phase_best, candidate)
+    def _context(self, phase: CompilePhase, previous: Recipe, hard: dict, *, draft: bool = True) -> PhaseContext:
+        drafts = self._drafts(phase) if draft and phase.instructions is not None else []
+        k = self.settings.demos
+        return PhaseContext(phase, previous, self.kind, self.task, k, self.settings.demo_sets, self.seed, hard,
+                            drafts, whole_program=len(self.phases) == 1, families=self.settings.families)
 
     def _drafts(self, phase: CompilePhase) -> list[str]:
-        if phase.instructions is None or self.settings.instructions <= 0:
+        if self.settings.instructions <= 0 or "instructions" not in self.settings.families:
             return []
-        drafts = draft_instructions(self.base.task, self.train, lm=self.teacher, n=self.settings.instructions,
+        drafts = draft_instructions(self.task, self.examples, lm=self.teacher, n=self.settings.instructions,
                                     seed=self.seed)
         self.skipped_drafts += [{"phase": phase.name, **skipped} for skipped in drafts.skipped]
         return drafts.drafts
 
-    def _demo_pool(self, phase: CompilePhase, fixed: dict) -> list[DemoCandidate]:
-        """Training examples as demo candidates of this phase, marking those the current program gets wrong."""
-        hard = [False] * len(self.train)
-        if phase.hard_cases:
-            program = self._program(fixed, phase if phase.scored_as is not None else None)
-            score = score_program(program, self.train, lm=self.lm, threads=self.settings.threads, kind=self.kind)
-            hard = [value < 1.0 for value in score.per_example]
-        pool = []
-        for example, is_hard in zip(self.train, hard):
-            gold = example.get(self.kind.field)
-            labels = tuple(gold) if isinstance(gold, (list, tuple)) else (gold,)
-            pool.append(DemoCandidate(example=example, labels=labels, hard=is_hard, demo=phase.demo))
-        return pool
+    # -- the final choice ----------------------------------------------------------------------
 
-    # -- candidates --------------------------------------------------------------------------
+    def _choose(self, result: Recipe) -> Recipe:
+        contenders = [self.zero]
+        if result is not self.zero:
+            if not self._in_final(result.id):
+                self._record(result, self.final, shown=f"{result.id}, whole program")
+            self.final.score([result], self.order)
+            contenders.append(result)
+        floors = [Recipe(name, "floor", (lambda program: lambda train: program)(program), stage=self.zero.stage,
+                         calls=False)
+                  for name, program in self.floors]
+        for recipe in floors:
+            self._record(recipe, self.final)
+        self.final.score(floors, self.order)
+        contenders += floors + self._fully_scored_in_final(exclude={r.id for r in contenders})
+        vote = self._vote(contenders)
+        return self._select(contenders + ([vote] if vote else []))
 
-    def _own_instructions(self, phase: CompilePhase) -> str:
-        return dict(self.base.named_predictors())[phase.predictor].signature.instructions
+    def _in_final(self, recipe_id: str) -> bool:
+        return any(cv is self.final and recipe.id == recipe_id for _, recipe, cv, _ in self._recorded)
 
-    def _program(self, choices: dict, phase: CompilePhase | None = None) -> dspy.Module:
-        program = self.base.deepcopy()
-        predictors = dict(program.named_predictors())
-        for name, (instructions, demos) in choices.items():
-            predictors[name].signature = predictors[name].signature.with_instructions(instructions)
-            predictors[name].demos = list(demos)
-        return phase.scored_as(program) if phase is not None and phase.scored_as is not None else program
+    def _fully_scored_in_final(self, exclude: set) -> list[Recipe]:
+        return [recipe for _, recipe, cv, _ in self._recorded
+                if cv is self.final and recipe.id not in exclude and self.final.scored(recipe.id, self.order)]
 
-    def _whole_stage(self) -> str:
-        """The stage of a candidate scored as the whole program: the last phase's."""
-        return self.phases[-1].name if self.phases else ""
+    def _vote(self, contenders: list[Recipe]) -> Recipe | None:
+        if self.kind.ranked or "vote" not in self.settings.families:
+            return None
+        ranked = sorted(contenders, key=lambda r: -self.final.mean(r.id, self.order))[:VOTE_MEMBERS]
+        if len(ranked) < VOTE_MEMBERS:
+            return None
+        answers = {i: majority([self.final.answers[r.id][i] for r in ranked], self.kind.multi)[0]
+                   for i in self.order}
+        self.final.add("vote", answers)
+        vote = Recipe("vote", "vote", lambda train: Vote(self.task, [r.build(train) for r in ranked]),
+                      info={"members": [r.id for r in ranked]})
+        self._record(vote, self.final)
+        return vote
 
-    def _score(self, name: str, choices: dict, predictor: str | None, *, stage: str,
-               scored_as: CompilePhase | None = None) -> dict:
-        score = score_program(self._program(choices, scored_as), self.dev, lm=self.lm,
-                              threads=self.settings.threads, kind=self.kind)
-        record = {"id": name, "dev_score": round(score.value, 6), "errors": score.errors}
-        if stage:
-            record["stage"] = stage
-        if predictor is not None:
-            own = dict(self.base.named_predictors())[predictor]
-            instructions, demos = choices.get(predictor, (own.signature.instructions, own.demos))
-            record.update(predictor=predictor, instructions=instructions,
-                          demos=[dict(demo.toDict()) for demo in demos])
-        self.candidates.append(record)
-        self.run_context.report({"event": "candidate", **record, "calls": self.run_context.budget.calls,
-                                 "usd": self.run_context.budget.usd})
-        return {**record, "choices": dict(choices)}
+    def _select(self, contenders: list[Recipe]) -> Recipe:
+        indices = self.order
+        best = max(contenders, key=lambda r: self.final.mean(r.id, indices))  # ties: the earlier one
+        runner_up = max((r for r in contenders if r is not best), key=lambda r: self.final.mean(r.id, indices),
+                        default=None)
+        versus_zero = self.final.versus("zero-shot", best.id, indices, seed=self.seed)
+        chosen = best if best is self.zero or versus_zero.verdict == "better" else self.zero
+        versus_runner_up = self.final.versus(runner_up.id, best.id, indices, seed=self.seed) if runner_up else None
+        self.why = selection_reason(chosen, best, runner_up, versus_zero, versus_runner_up, len(indices))
+        return chosen
 
+    def _choose_after_budget(self) -> Recipe | None:
+        if not self.final.scored("zero-shot", self.order):
+            return None
+        scored = [(recipe, cv) for _, recipe, cv, _ in self._recorded if cv is self.final and cv.scores.get(recipe.id)]
+        best, best_mean = self.zero, self.final.mean("zero-shot", self.order)
+        for recipe, cv in scored:
+            seen = list(cv.scores[recipe.id])
+            if cv.mean(recipe.id, seen) > best_mean and cv.versus("zero-shot", recipe.id, seen,
+                                                                 seed=self.seed).verdict == "better":
+                best, best_mean = recipe, cv.mean(recipe.id, seen)
+        self.why = {"chosen": best.id, "reason": "the budget stopped the search; the best candidate scored so far "
+                                                 "that beat zero-shot on the same examples was kept"}
+        return best
 
-def better(best: dict, new: dict) -> dict:
-    """The higher dev score; ties (and an unscored best) keep the earlier, simpler candidate."""
-    if best["dev_score"] is None:
-        return new
-    return new if new["dev_score"] > best["dev_score"] else best
+    # -- records -------------------------------------------------------------------------------
+
+    def _record(self, recipe: Recipe, cv: CrossValidation, shown: str | None = None, stage: str | None = None) -> None:
+        self._recorded.append((shown or recipe.id, recipe, cv, recipe.stage if stage is None else stage))
+
+    def _report_candidates(self) -> None:
+        zero = self.final.scores.get("zero-shot", {})
+        for shown, recipe, cv, stage in self._recorded:
+            if not cv.scores.get(recipe.id):
+                continue
+            baseline = zero if cv is self.final else cv.scores.get(self._phase_start(cv), {})
+            record = candidate_record(shown, recipe, cv, baseline, build=self._built_for_record, seed=self.seed,
+                                      stage=stage)
+            self.candidates.append(record)
+            self.run_context.report({"event": "candidate", **record, "calls": self.run_context.budget.calls,
+                                     "usd": self.run_context.budget.usd})
+
+    def _phase_start(self, cv: CrossValidation) -> str:
+        return next((recipe.id for _, recipe, where, _ in self._recorded if where is cv), "zero-shot")
+
+    def _built_for_record(self, recipe: Recipe) -> dspy.Module:
+        return recipe.build(self.examples)

@@ -4,7 +4,8 @@
 receives the same events as plain dicts:
 
 - ``{"event": "start", "total": N, "seed": S, "tracker": BudgetTracker}`` before the first candidate,
-- ``{"event": "candidate", "id": ..., "dev_score": ..., "calls": ..., "usd": ...}`` after each one,
+- ``{"event": "rung", "rung": r, "rungs": R, "examples": n, "candidates": [ids]}`` as the race goes on,
+- ``{"event": "candidate", "id": ..., "dev_score": ..., "calls": ..., "usd": ...}`` for each candidate, once scored,
 - ``{"event": "done", "best": ..., "dev_score": ...}`` at the end.
 """
 
@@ -51,6 +52,10 @@ class CompileProgress:
                 self.best = (event["id"], score)
             best = f"best {self.best[1]:.3f} ({self.best[0]})" if self.best else ""
             self._progress.update(self._task, advance=1, best=best)
+        elif kind == "rung" and self._progress is not None:
+            self._progress.update(self._task, description=f"compile: rung {event['rung']}/{event['rungs']}, "
+                                                          f"{len(event['candidates'])} candidates on "
+                                                          f"{event['examples']} examples")
         elif kind == "done":
             self._stop()
 
