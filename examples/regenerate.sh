@@ -5,6 +5,8 @@
 #   LMPROG_LM=openai/gpt-4o-mini bash examples/regenerate.sh banking77
 #   bash examples/regenerate.sh sms_spam --replay     # offline: rebuild artifact, model and reports
 #                                                     # from the committed ledger (after a format change)
+#   bash examples/regenerate.sh sms_spam --extend     # keep the ledger, pay only for calls it lacks
+#                                                     # (after a change to what compile asks)
 #
 # The ledger cache/examples/NAME.db is replaced (kept with --replay, where a call missing from it is an
 # error, never paid for); without this script, the same commands replay it with zero LM calls.
@@ -22,6 +24,8 @@ mkdir -p cache/examples
 offline=()
 if [ "$replay" = "--replay" ]; then
   offline=(--offline)
+elif [ "$replay" = "--extend" ]; then
+  :
 else
   rm -f "$ledger" "$ledger-wal" "$ledger-shm"
 fi

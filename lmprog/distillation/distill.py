@@ -78,6 +78,11 @@ def distill(compiled: CompiledProgram, unlabeled, *, lm=None, features: str = "t
                         program_info={"artifact": artifact_path, "distill_run": run.run_id})
     distilled.training = _training_summary(labels, kept, dropped, rare, distilled.classes, task, distilled.ranked,
                                            run.budget, min_confidence, samples, balance, seed, features)
+    gold_used = distilled.metrics.get("gold_labels", 0)
+    distilled.training["gold_labels"] = gold_used
+    if gold_used:
+        distilled.training["notes"].append(f"also trained on the {gold_used:,} labelled examples the program was "
+                                           "compiled from (a user's label wins over the program's answer)")
     if gold_examples is not None:
         gold_metrics, distilled.cascade = _gold_scores(distilled, gold_examples, gold_answers, distilled.ranked)
         distilled.metrics.update(gold_metrics)
@@ -99,12 +104,25 @@ def _pseudo_labels(compiled, inputs, gold_examples, *, lm, samples, threads, pro
     return labels, gold_answers
 
 
-def _fitted(compiled, kept: list[PseudoLabel], *, features, balance, seed, program_info: dict) -> Distilled:
-    """The classifier trained on the kept pseudo-labels, with its out-of-fold agreement and cascade curve."""
-    task, ranked = compiled.task, compiled.output.ranked
+def _training_rows(compiled, kept: list[PseudoLabel]) -> tuple[list[str], list, int]:
+    """Texts and answers to train on: the kept pseudo-labels first (a text the user labelled takes the user's
+    label), then the labelled examples the program was compiled from; and how many gold labels were used."""
+    task = compiled.task
+    field = task.output_field
+    gold = {input_text(task.input_fields, ex): ex.get(field) for ex in compiled.labelled_examples()}
     texts = [input_text(task.input_fields, item.inputs) for item in kept]
-    answers = [item.answer for item in kept]
-    classes = sorted({a for answer in answers for a in (answer if task.multi_label else [answer])})
+    answers = [gold.get(text, item.answer) for text, item in zip(texts, kept)]
+    extra = [text for text in gold if text not in set(texts)]
+    used = sum(text in gold for text in texts) + len(extra)
+    return texts + extra, answers + [gold[text] for text in extra], used
+
+
+def _fitted(compiled, kept: list[PseudoLabel], *, features, balance, seed, program_info: dict) -> Distilled:
+    """The classifier trained on the kept pseudo-labels and the gold labels the program was compiled from, with
+    its out-of-fold agreement with the program (on the pseudo-labelled texts) and the cascade curve."""
+    task, ranked = compiled.task, compiled.output.ranked
+    texts, answers, gold_used = _training_rows(compiled, kept)
+    classes = sorted({a for answer in answers for a in (answer if task.multi_label else [answer]) if a is not None})
     distilled = Distilled(pipeline=build_pipeline(features, multi_label=task.multi_label, balance=balance, seed=seed),
                           task=task, classes=classes, ranked=ranked, features=features,
                           labels_hash=task.labels.hash, program={
@@ -114,10 +132,14 @@ def _fitted(compiled, kept: list[PseudoLabel], *, features, balance, seed, progr
     y = _targets(answers, classes, task.multi_label)
     oof = _out_of_fold(distilled, X, y, seed)
     distilled.pipeline.fit(X, y)
-    oof_answers, oof_confidence = distilled.answers(oof), distilled.confidence(oof)
-    distilled.metrics = {"agreement_cv": headline_score(distilled, answers, oof_answers), "pseudo_labels": len(kept)}
-    distilled.cascade = {"reference": "program (out-of-fold pseudo-labels)", "examples": len(kept),
-                         "curve": cascade_curve(oof_confidence, oof_answers, answers, answers, task, ranked=ranked)}
+    n = len(kept)
+    program_answers = [item.answer for item in kept]
+    oof_answers, oof_confidence = distilled.answers(oof[:n]), distilled.confidence(oof[:n])
+    distilled.metrics = {"agreement_cv": headline_score(distilled, program_answers, oof_answers),
+                         "pseudo_labels": n, "gold_labels": gold_used}
+    distilled.cascade = {"reference": "program (out-of-fold pseudo-labels)", "examples": n,
+                         "curve": cascade_curve(oof_confidence, oof_answers, program_answers, program_answers, task,
+                                                ranked=ranked)}
     return distilled
 
 
