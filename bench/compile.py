@@ -137,6 +137,11 @@ def result_path(results: Path, name: str, method: str, seed: int, model: str, te
     return results / f"{name}-{method}-{seed}-{model.replace('/', '_')}-{test}.json"
 
 
+def artifact_path(results: Path, *cell) -> Path:
+    """Where a compiled cell's artifact is kept (a subfolder, so result files are the only ``*.json`` at the top)."""
+    return results / "artifacts" / result_path(results, *cell).name
+
+
 def requests_so_far(ledger) -> int:
     """Every LM request the ledger has seen: paid calls plus ledger hits (every run)."""
     ledger.flush_hits()
@@ -197,16 +202,24 @@ def run_lm_cell(bench: BenchTask, method: str, seed: int, args) -> dict:
             "compile_seconds": compile_seconds, "test_seconds": test_seconds,
             "test_calls": requests_so_far(lm.ledger) - before - compile_calls, "resumed": resumed,
             "errors": sum(r.error is not None for r in evaluation.results), "answers": answers,
-            "compiled": compiled_summary(program)}
+            "compiled": compiled_summary(program, artifact_path(args.results, bench.name, method, seed, args.lm,
+                                                                args.test))}
 
 
-def compiled_summary(program) -> dict | None:
-    """What lmprog's compile chose, when it says (its winner's id and dev score)."""
+def compiled_summary(program, artifact: Path) -> dict | None:
+    """What lmprog's compile chose and why, as its artifact says (the artifact is saved beside the result)."""
     optimizer = getattr(program, "optimizer", None)
     if optimizer is None:
         return None
-    return {"dev_score": getattr(program, "dev_score", None), "optimizer": optimizer.get("name"),
-            "candidates": len(getattr(program, "candidates", []) or [])}
+    try:
+        artifact.parent.mkdir(parents=True, exist_ok=True)
+        program.save(artifact)
+    except Exception as error:  # noqa: BLE001 - the figures matter more than the artifact copy
+        artifact = f"not saved: {type(error).__name__}: {error}"
+    return json.loads(json.dumps({
+        "program": type(program.program).__name__, "dev_score": program.dev_score, "optimizer": optimizer,
+        "candidates": len(program.candidates or []), "spent": program.spent, "artifact": str(artifact)},
+        default=str))
 
 
 def input_text(task, example) -> str:
@@ -246,17 +259,22 @@ def run_floor_cell(bench: BenchTask, seed: int, args) -> dict:
 
 
 def code_version() -> dict:
-    """The commit the cell ran at, and the last commit that touched lmprog's optimizer."""
+    """The commit the cell ran at, the last commit that touched lmprog's optimizer, and the uncommitted changes
+    to lmprog in the shared working tree it ran from (their paths and a hash of the diff)."""
     def git(*argv):
         try:
             return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True,
-                                  check=True).stdout.strip()
+                                  check=True).stdout.rstrip()
         except (OSError, subprocess.CalledProcessError):
             return None
 
+    import hashlib
+
+    changes = git("status", "--porcelain", "--", "lmprog")
     return {"head": git("rev-parse", "--short", "HEAD"),
             "optimize": git("log", "-1", "--format=%h", "--", "lmprog/optimize"),
-            "dirty_optimize": bool(git("status", "--porcelain", "--", "lmprog/optimize"))}
+            "uncommitted": [line[3:] for line in (changes or "").splitlines()],
+            "uncommitted_diff": hashlib.sha256((git("diff", "HEAD", "--", "lmprog") or "").encode()).hexdigest()[:12]}
 
 
 def result_record(bench: BenchTask, method: str, seed: int, args, figures: dict) -> dict:
@@ -271,7 +289,7 @@ def result_record(bench: BenchTask, method: str, seed: int, args, figures: dict)
     record = {"task": bench.name, "method": method, "seed": seed, "model": args.lm, "test": args.test,
               "labelled": len(bench.labelled), "metric": kind.headline(bench.task.metric), "output": kind.name,
               "labels": labels, "gold": gold, "answers": answers, **figures,
-              "code": code_version(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     record["score"] = headline(record)
     return record
 
@@ -288,7 +306,9 @@ def run_cell(bench: BenchTask, method: str, seed: int, args, console: Console) -
     if path.exists():
         return
     console.log(f"{bench.name} · {method} · seed {seed} ...")
+    code = code_version()  # what this process runs (the tree may change while it runs)
     figures = run_floor_cell(bench, seed, args) if method == "floor" else run_lm_cell(bench, method, seed, args)
+    figures["code"] = code
     record = result_record(bench, method, seed, args, figures)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -302,7 +322,8 @@ def run_cell(bench: BenchTask, method: str, seed: int, args, console: Console) -
 def forget(bench: BenchTask, method: str, seeds: Sequence[int], args, console: Console) -> None:
     """--rerun: delete the cells' results and ledgers, so they run afresh (e.g. after lmprog's compile changed)."""
     for seed in seeds:
-        paths = [result_path(args.results, bench.name, method, seed, args.lm, args.test)]
+        cell = (bench.name, method, seed, args.lm, args.test)
+        paths = [result_path(args.results, *cell), artifact_path(args.results, *cell)]
         base = ledger_path(args.ledgers, bench.name, method, seed, args.lm)
         paths += [base, Path(f"{base}-wal"), Path(f"{base}-shm")]
         for path in paths:
@@ -463,6 +484,13 @@ def regret(rows: Sequence[dict]) -> dict:
             "floor_cells": sum(row["floor"] is not None for row in rows)}
 
 
+def code_label(cell: dict) -> str:
+    """The optimizer commit a cell ran at, with ``+diff <hash>`` when lmprog had uncommitted changes."""
+    code = cell.get("code") or {}
+    dirty = f" +diff {code['uncommitted_diff']}" if code.get("uncommitted") else ""
+    return f"{code.get('optimize')}{dirty}"
+
+
 def method_summary(by_method: dict[str, list[dict]], method: str) -> dict:
     cells = by_method[method]
     rows = comparisons(by_method, method)
@@ -472,7 +500,7 @@ def method_summary(by_method: dict[str, list[dict]], method: str) -> dict:
                "tokens": spread(c["compile_tokens"] for c in cells),
                "wall": spread(c["compile_seconds"] for c in cells), "resumed": any(c["resumed"] for c in cells),
                "regret": regret(rows) if method != "zero-shot" else None, "cells": rows,
-               "vs_dspy": None, "call_share": None, "optimize": sorted({str(c["code"]["optimize"]) for c in cells})}
+               "vs_dspy": None, "call_share": None, "optimize": sorted({code_label(c) for c in cells})}
     if dspy_cells and method != "dspy":
         summary["vs_dspy"] = mean_difference(dspy_cells, cells)
         dspy_calls = statistics.fmean(c["compile_calls"] for c in dspy_cells)
@@ -500,7 +528,8 @@ def targets(summary: dict[str, dict]) -> list[dict]:
         cells = sum(r["cells"] for r in regrets)
         worse, below = sum(r["worse"] for r in regrets), sum(r["below"] for r in regrets)
         rows.append({"target": "lmprog below zero-shot by more than its paired interval", "goal": "0 of 15",
-                     "measured": f"{worse} of {cells} cells ({below} below at all)", "met": worse == 0})
+                     "measured": f"{worse} of {cells} cells ({below} below at all)",
+                     "met": worse == 0 if cells else None})
         floor_cells = sum(r["floor_cells"] for r in regrets)
         below_floor = sum(r["below_floor"] for r in regrets)
         rows.append({"target": "lmprog below the supervised floor by more than its paired interval",
@@ -614,7 +643,7 @@ def methods_table(summary: dict[str, dict], title: str) -> Table:
 def cells_table(summary: dict[str, dict], title: str) -> Table:
     table = Table(title=title)
     for column in ("data set", "method", "seed", "test score [95% CI]", "vs zero-shot", "vs floor",
-                   "vs DSPy (same seed)", "compile calls", "compile s", "errors"):
+                   "vs DSPy (same seed)", "chosen", "compile calls", "compile s", "errors"):
         left = column in ("data set", "method")
         table.add_column(column, justify="left" if left else "right", min_width=10 if left else None)
     for task, s in summary.items():
@@ -624,11 +653,18 @@ def cells_table(summary: dict[str, dict], title: str) -> Table:
                 table.add_row(task, method_name(method, s["ranking"]), str(cell["seed"]),
                               f"{points(cell['score'])} {interval_points(row['interval'])}",
                               difference_text(row["zero-shot"]), difference_text(row["floor"]),
-                              difference_text(row["dspy"]), f"{cell['compile_calls']:,}",
+                              difference_text(row["dspy"]), chosen(cell), f"{cell['compile_calls']:,}",
                               f"{cell['compile_seconds']:,.0f}" + ("*" if cell["resumed"] else ""),
                               str(cell["errors"]))
         table.add_section()
     return table
+
+
+def chosen(cell: dict) -> str:
+    """Which program lmprog's compile shipped (its own words), or – for the other methods."""
+    compiled = cell.get("compiled") or {}
+    why = (compiled.get("optimizer") or {}).get("why") or {}
+    return str(why.get("chosen") or compiled.get("program") or "–")
 
 
 def targets_table(rows: list[dict]) -> Table:
