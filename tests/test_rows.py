@@ -113,7 +113,7 @@ def test_iter_lines_splits_on_every_line_break(tmp_path):
 
 
 def test_suffixes():
-    assert SUFFIXES == (".jsonl", ".json", ".csv", ".tsv")
+    assert SUFFIXES == (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
 def test_load_examples_reads_input_fields_from_other_columns(tmp_path):

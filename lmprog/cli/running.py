@@ -46,10 +46,11 @@ def evaluate_command(
 def predict_command(
     compiled: Path = typer.Argument(..., help="A compiled program (compiled.json) or a distilled classifier "
                                               "(model.skops).", show_default=False),
-    data: Path = typer.Option(..., "--data", help="Rows to label (JSONL with the task's input fields).",
-                              show_default=False),
-    out: Path = typer.Option(..., "--out", help="Where to write the rows with their labels (JSONL); a file of "
-                                                "earlier predictions is continued.", show_default=False),
+    data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, JSON, CSV, TSV or Parquet with the task's "
+                                                  "input fields).", show_default=False),
+    out: Path = typer.Option(..., "--out", help="Where to write the rows with their labels (JSONL, or Parquet for "
+                                                ".parquet); a file of earlier predictions is continued.",
+                             show_default=False),
     cascade: Optional[Path] = typer.Option(None, "--cascade", show_default=False, help=(
         "With a classifier: the compiled program it was distilled from, which answers the rows the "
         "classifier is unsure of.")),
@@ -60,6 +61,16 @@ def predict_command(
                                               help="Cascade: the fewest LM calls that reach this score."),
     lm: Optional[str] = opt.Lm, api_base: Optional[str] = opt.ApiBase, program_file: Optional[Path] = opt.ProgramFile,
     threads: int = opt.Threads, ledger: Optional[Path] = opt.Ledger, offline: bool = opt.Offline,
+    budget_usd: Optional[float] = opt.BudgetUsd, max_calls: Optional[int] = opt.MaxCalls,
+    engine: str = typer.Option("threads", "--engine", help="threads (this process) or ray (a Ray cluster; needs "
+                                                           "the ray extra)."),
+    address: Optional[str] = typer.Option(None, "--address", show_default=False, help=(
+        "Ray: the cluster to join [default: a local one]")),
+    concurrency: int = typer.Option(2, "--concurrency", help="Ray: actors in the pool (--threads rows each)."),
+    rps: Optional[float] = typer.Option(None, "--rps", show_default=False,
+                                        help="Ray: LM requests per second across the cluster."),
+    max_in_flight: Optional[int] = typer.Option(None, "--max-in-flight", show_default=False,
+                                                help="Ray: LM calls in flight at once across the cluster."),
     force: bool = opt.Force, as_json: bool = opt.Json,
 ) -> None:
     """Label every row of --data into --out, streaming; a rerun resumes where it stopped.
@@ -67,12 +78,17 @@ def predict_command(
     Examples: lmprog predict compiled.json --data in.jsonl --out out.jsonl
 
       lmprog predict model.skops --data in.jsonl --out out.jsonl --cascade compiled.json --max-lm-fraction 0.2
+
+      lmprog predict compiled.json --data in.parquet --out out.parquet --engine ray --rps 100
     """
     from lmprog.jobs import predict_to_file
+    from lmprog.run import Budget
 
+    ray = {"address": address, "concurrency": concurrency, "rps": rps, "max_in_flight": max_in_flight}
     show(predict_to_file(compiled, data, out, cascade=cascade, max_lm_fraction=max_lm_fraction, min_score=min_score,
                          lm=lm, api_base=api_base, ledger=ledger, offline=offline, threads=threads,
-                         program_file=program_file, force=force), as_json)
+                         program_file=program_file, force=force, budget=Budget(max_calls=max_calls, max_usd=budget_usd),
+                         engine=engine, ray=ray), as_json)
 
 
 def report_command(

@@ -13,7 +13,8 @@ unreadable (no such file, an undecodable byte, a broken JSON list, broken CSV qu
 
 Formats, by suffix (:data:`SUFFIXES`): ``.jsonl`` (one JSON object per line), ``.json`` (a list of
 objects), ``.csv`` and ``.tsv`` (a header row; TSV has no quoting, so a field cannot hold a tab or a
-line break, unless ``quoted_tsv=True``). :func:`iter_rows` streams: it holds one chunk of the file at a time (a ``.json`` list is
+line break, unless ``quoted_tsv=True``), ``.parquet`` (read by record batches with pyarrow, the
+``parquet`` extra; a row's ``line`` is its number). :func:`iter_rows` streams: it holds one chunk of the file at a time (a ``.json`` list is
 the exception: it is parsed whole). :func:`read_rows` decodes the whole file before the first row, so
 an encoding error anywhere is reported before any row problem.
 
@@ -268,11 +269,34 @@ def _delimited(source: TextSource, delimiter: str) -> Iterator[Row]:
                             kind="syntax", line=line, detail=str(exc), problems=[(line, str(exc))]) from None
 
 
+def _parquet(source: TextSource) -> Iterator[Row]:
+    """Rows of a Parquet file, one record batch at a time (``line`` is the row's number, from 1)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigurationError("Parquet files need pyarrow: pip install 'lmprog[parquet]'") from None
+    if not source.path.exists():
+        raise FileReadError(f"{source.shown} does not exist", path=source.shown, kind="missing")
+    try:
+        batches = pq.ParquetFile(source.path).iter_batches(batch_size=4096)
+        number = 0
+        for batch in batches:
+            for record in batch.to_pylist():
+                number += 1
+                yield Row(number, record, None)
+    except OSError as exc:
+        raise _os_error(exc, source.shown) from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow's ArrowInvalid for a file that is not Parquet
+        raise FileReadError(f"{source.shown} is not a readable Parquet file ({exc})", path=source.shown,
+                            kind="syntax", detail=str(exc)) from None
+
+
 _FORMATS: dict[str, Callable[[TextSource], Iterator[Row]]] = {
     ".jsonl": _jsonl,
     ".json": lambda source: _JsonList(source).rows(),
     ".csv": lambda source: _delimited(source, ","),
     ".tsv": lambda source: _delimited(source, "\t"),
+    ".parquet": _parquet,
 }
 SUFFIXES = tuple(_FORMATS)
 

@@ -84,7 +84,11 @@ def is_report_file(path: Path) -> bool:
 
 def is_predictions_file(path: Path, field: str) -> bool:
     """A predictions file lmprog wrote for this task (so predict continues it): empty, or JSON Lines whose
-    first row holds the answer field and the confidence (or error) predict adds."""
+    first row holds the answer field and the confidence (or error) predict adds, or Parquet with those columns."""
+    if Path(path).suffix.lower() == ".parquet":
+        from lmprog.data.sinks import is_parquet_predictions
+
+        return is_parquet_predictions(Path(path), field)
     try:
         with path.open("rb") as handle:
             first = handle.readline()

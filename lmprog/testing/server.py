@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 from lmprog.testing.faults import FaultPlan, checked_probabilities
+from lmprog.testing.meter import Meter
 from lmprog.testing.rules import Answer, Completion, Rule, as_rule, complete, message_text, truncated
 
 LOOPBACK = "127.0.0.1"
@@ -31,6 +32,10 @@ class TestLMServer:
     before (the same faults whatever order threads send in: the n-th attempt of a request meets the
     same fate in every run); ``fail_next`` queues faults deterministically. ``latency``, ``faults``, ``retry_after`` and
     ``timeout_seconds`` may be changed while the server runs. It listens on 127.0.0.1 only.
+
+    ``rate_limit`` (requests per second, bursts up to one second's worth) answers requests beyond it with
+    429 and the ``Retry-After`` seconds until the next would pass; :attr:`meter` tells the most requests in
+    flight at once (``max_in_flight``), when admitted requests arrived and how many were limited.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -48,6 +53,7 @@ class TestLMServer:
         retry_after: float = 1,
         timeout_seconds: float = 30.0,
         faults_by_request: bool = False,
+        rate_limit: Optional[float] = None,
     ):
         if host != LOOPBACK:
             raise ValueError(f"TestLMServer listens on {LOOPBACK} only, not {host!r}")
@@ -63,6 +69,7 @@ class TestLMServer:
         self.retry_after = retry_after
         self.timeout_seconds = timeout_seconds
         self.faults_by_request = faults_by_request
+        self.meter = Meter(rate_limit)
         self._requests: list[dict] = []
         self._request_count = 0
         self._connections: set[socket.socket] = set()
@@ -171,6 +178,7 @@ class TestLMServer:
             self._requests.clear()
             self._request_count = 0
             self._plan.reset(self.seed)
+            self.meter.reset()
 
     # -- used by the request handler -----------------------------------------------------------
 
@@ -179,6 +187,14 @@ class TestLMServer:
             self._request_count += 1
             if body is not None:
                 self._requests.append(body)
+
+    def _admit(self) -> Optional[float]:
+        with self._lock:
+            return self.meter.admit()
+
+    def _in_flight(self, entering: bool) -> None:
+        with self._lock:
+            (self.meter.enter if entering else self.meter.leave)()
 
     def _next_fault(self, body: Optional[dict] = None) -> Optional[str]:
         with self._lock:
@@ -241,7 +257,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self._path() in ("/v1/chat/completions", "/chat/completions"):
-            self._chat(raw)
+            self.server.owner._in_flight(True)
+            try:
+                self._chat(raw)
+            finally:
+                self.server.owner._in_flight(False)
         else:
             self._not_found()
 
@@ -262,6 +282,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body("request body must be a JSON object", "invalid_request_error"))
             return
         owner._record(body)
+        wait = owner._admit()
+        if wait is not None:
+            headers = {"Retry-After": f"{wait:.3f}"}
+            self._send_json(429, _error_body("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+                            headers)
+            return
         fault = owner._next_fault(body)
         if owner._sleep(owner.latency) or (fault == "timeout" and owner._sleep(owner.timeout_seconds)):
             self.close_connection = True  # stopping: hang up without answering
