@@ -18,6 +18,7 @@ import numpy as np
 
 LEVEL = 0.95
 RESAMPLES = 1000
+BATCH_CELLS = 4_000_000  # example indices drawn at once (resamples x examples)
 SMALL_SAMPLE = 30
 BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
 
@@ -76,9 +77,12 @@ class Difference:
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n, "verdict": self.verdict}
 
     def describe(self, digits: int = 1, scale: float = 100.0, unit: str = " points") -> str:
-        """``+4.0 points [-3.0, +11.0] (no detectable difference)``."""
+        """``+4.0 points [-3.0, +11.0] (no detectable difference)``; without an interval (fewer than two
+        examples) ``+4.0 points (n=1, no interval)``."""
         if self.value is None:
             return "–"
+        if self.low is None or self.high is None:
+            return f"{self.value * scale:+.{digits}f}{unit} (n={self.n}, no interval)"
         return (f"{self.value * scale:+.{digits}f}{unit} [{self.low * scale:+.{digits}f}, "
                 f"{self.high * scale:+.{digits}f}] ({self.verdict})")
 
@@ -97,16 +101,27 @@ def bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n: int, *, seed: in
               resamples: int = RESAMPLES) -> tuple[float, float] | None:
     """The percentile bootstrap interval of ``statistic(indices)`` over ``n`` examples; ``statistic`` takes an
     array of example indices (one resample per row) and returns one value per row."""
+    bounds = bootstrap_each(lambda idx: np.asarray(statistic(idx))[None, :], n, seed=seed, resamples=resamples)
+    if bounds is None or not (np.isfinite(bounds[0][0]) and np.isfinite(bounds[1][0])):
+        return None
+    return float(bounds[0][0]), float(bounds[1][0])
+
+
+def bootstrap_each(statistic: Callable[[np.ndarray], np.ndarray], n: int, *, seed: int = 0,
+                   resamples: int = RESAMPLES) -> tuple[np.ndarray, np.ndarray] | None:
+    """Percentile intervals of a statistic with several values (per-label F1 ...), all from the same seeded
+    resamples: ``statistic(indices)`` takes resamples as rows of example indices, shape ``(R, n)``, and
+    returns shape ``(k, R)``; the result is ``(low, high)``, two arrays of ``k`` bounds. None for n < 2."""
     if n < 2:
         return None
     from scipy.stats import bootstrap as scipy_bootstrap
 
-    result = scipy_bootstrap((np.arange(n),), statistic, vectorized=True, axis=-1, n_resamples=resamples,
-                             confidence_level=LEVEL, method="percentile", random_state=np.random.default_rng(seed))
+    batch = max(1, min(resamples, BATCH_CELLS // n))  # bounds the memory of one (batch, n) index array
+    result = scipy_bootstrap((np.arange(n),), lambda idx, axis=-1: statistic(idx), vectorized=True, axis=-1,
+                             n_resamples=resamples, batch=batch, confidence_level=LEVEL, method="percentile",
+                             random_state=np.random.default_rng(seed))
     low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return None
-    return float(low), float(high)
+    return np.atleast_1d(np.asarray(low, dtype=float)), np.atleast_1d(np.asarray(high, dtype=float))
 
 
 def mean_interval(values: Sequence[float], *, seed: int = 0) -> Interval:
@@ -116,7 +131,7 @@ def mean_interval(values: Sequence[float], *, seed: int = 0) -> Interval:
         return Interval(None, None, None, 0)
     bounds = bootstrap(lambda idx: array[idx].mean(axis=-1), len(array), seed=seed)
     value = float(array.mean())
-    return Interval(value, *(bounds or (value, value)), len(array))
+    return Interval(value, *(bounds or (None, None)), len(array))
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Difference:
@@ -129,7 +144,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, seed: int = 0) 
     delta = b - a
     value = float(delta.mean())
     bounds = bootstrap(lambda idx: delta[idx].mean(axis=-1), len(delta), seed=seed)
-    return Difference(value, *(bounds or (value, value)), len(delta))
+    return Difference(value, *(bounds or (None, None)), len(delta))
 
 
 def metric_interval(metric: Callable[[np.ndarray], np.ndarray], n: int, value: float | None, *,
@@ -138,7 +153,7 @@ def metric_interval(metric: Callable[[np.ndarray], np.ndarray], n: int, value: f
     if value is None or n == 0:
         return Interval(value, None, None, n)
     bounds = bootstrap(metric, n, seed=seed)
-    return Interval(value, *(bounds or (value, value)), n)
+    return Interval(value, *(bounds or (None, None)), n)
 
 
 def metric_difference(metric_a: Callable[[np.ndarray], np.ndarray], metric_b: Callable[[np.ndarray], np.ndarray],
@@ -150,4 +165,4 @@ def metric_difference(metric_a: Callable[[np.ndarray], np.ndarray], metric_b: Ca
         return Difference(None, None, None, 0)
     value = float(metric_b(everything)[0] - metric_a(everything)[0])
     bounds = bootstrap(lambda idx: metric_b(idx) - metric_a(idx), n, seed=seed)
-    return Difference(value, *(bounds or (value, value)), n)
+    return Difference(value, *(bounds or (None, None)), n)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lmprog.report import write_html
-from tests.test_report import extreme_multi_label_report, single_label_report
+from tests.test_report import SCRIPT, extreme_multi_label_report, single_label_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -123,5 +123,46 @@ def test_distill_report_renders_its_cascade_curve(browser, tmp_path):
     for table in ["table-comparison", "table-cascade"]:
         assert browser.find_element(By.ID, table).is_displayed(), table
     assert "<script>alert(1)</script>" in browser.find_element(By.ID, "training").text
+    assert browser.execute_script("return document.scripts.length") == 0
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def report_with_intervals() -> dict:
+    """The single-label report with intervals everywhere, a paired difference, the floor and the selection."""
+    data = single_label_report()
+    data["headline"] |= {"value": {"value": 0.86, "low": 0.78, "high": 0.91, "n": 100},
+                         "before": {"value": 0.61, "low": 0.51, "high": 0.7, "n": 100},
+                         "difference": {"value": 0.25, "low": 0.14, "high": 0.35, "n": 100, "verdict": "better"}}
+    data["metrics"]["macro_f1"] = {"value": 0.8596, "low": 0.79, "high": 0.92, "n": 100}
+    for row in data["per_label"]:
+        row["f1"] = {"value": row["f1"], "low": row["f1"] - 0.1, "high": min(1.0, row["f1"] + 0.08), "n": 100}
+    data["floor"] = {"method": "TF-IDF + logistic regression", "training": "trained on the artifact's 50 labelled "
+                     "examples", "trained_on": 50, "unknown": None, "metric": "accuracy",
+                     "score": {"value": 0.93, "low": 0.86, "high": 0.97, "n": 100}, "examples": 100,
+                     "paired": {"examples": 100, "program": {"value": 0.86, "low": 0.78, "high": 0.91, "n": 100},
+                                "floor": {"value": 0.93, "low": 0.86, "high": 0.97, "n": 100},
+                                "difference": {"value": -0.07, "low": -0.14, "high": -0.01, "n": 100,
+                                               "verdict": "worse"}}}
+    data["candidates"][2] |= {"interval": {"value": 0.79, "low": 0.6, "high": 0.9, "n": 24},
+                              "vs_baseline": {"value": 0.18, "low": 0.02, "high": 0.33, "n": 24, "verdict": "better"}}
+    data["selection"] = {"chosen": "demos-1", "best": "demos-1", "reason": f"it won {SCRIPT}"}
+    return data
+
+
+def test_a_report_with_intervals_and_the_floor_renders(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    open_report(browser, report_with_intervals(), tmp_path / "intervals.html")
+    for plot in PLOTS + ["plot-scores"]:
+        assert browser.find_element(By.ID, plot).is_displayed(), plot
+        size = rendered_size(browser, f"#{plot} svg")
+        assert size["width"] > 100 and size["height"] > 50, (plot, size)
+    floor = browser.find_element(By.ID, "floor")
+    assert "the labels alone do better than the program" in floor.text
+    color = browser.execute_script("return getComputedStyle(document.getElementById('floor-verdict')).color")
+    assert color == "rgb(192, 80, 77)"  # the report's red: the program is below the floor
+    assert "+25.0 points [+14.0, +35.0]: better" in browser.find_element(By.ID, "headline-value").text
+    assert "0.878 [0.78, 0.96]" in browser.find_element(By.ID, "table-per-label").text
+    assert f"it won {SCRIPT}" in browser.find_element(By.ID, "candidates").text
     assert browser.execute_script("return document.scripts.length") == 0
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

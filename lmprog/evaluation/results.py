@@ -135,34 +135,76 @@ class Evaluation:
         return [{"text": r.text[:500], "gold": r.gold, "predicted": r.predicted, "error": r.message or r.error}
                 for r in failed[:FAILURES_SHOWN]]
 
-    def report(self, *, before: float | None = None, before_label: str | None = None,
-               after_label: str | None = None, kind: str = "evaluation") -> dict:
+    def report(self, *, before: float | dict | None = None, before_label: str | None = None,
+               after_label: str | None = None, kind: str = "evaluation", baseline: Evaluation | None = None,
+               floor=None) -> dict:
         """The report data (plain JSON) that :mod:`lmprog.report` renders; with no results, the
-        headline value is None and the tables are empty."""
+        headline value is None and the tables are empty. Scores carry their 95% intervals.
+
+        ``baseline``: another program's evaluation of the same examples (the zero-shot program): it is
+        the "before", and the headline gets the paired difference. ``floor``: the supervised floor
+        (:mod:`lmprog.evaluation.floor`), reported with its paired difference to this program.
+        """
+        from lmprog.evaluation import intervals_of
+
         self.check_metric()
-        metrics, compiled = self.metrics, self.compiled
-        return {
+        compiled = self.compiled
+        metrics = intervals_of.metric_scores(self)
+        headline = {"metric": self.headline_metric, "value": metrics.get(self.headline_metric), "before": before,
+                    "before_label": before_label, "after_label": after_label}
+        if baseline is not None:
+            headline["before"] = intervals_of.headline_score(baseline)
+            difference = intervals_of.paired(baseline, self)
+            if difference is not None:
+                headline["difference"] = difference.to_dict()
+        data = {
             "kind": kind,
             "title": f"{self.task.name} · {self.program} · {self.lm or 'no LM'}",
             "task": {"name": self.task.name, "multi_label": self.task.multi_label, "metric": self.headline_metric,
                      "labels": len(self.task.labels)},
             "program": {"class": self.program, "lm": self.lm, "artifact": None, "run_id": self.run_id},
             "data": {"path": self.data_path, "examples": len(self.results)},
-            "headline": {"metric": self.headline_metric, "value": metrics.get(self.headline_metric), "before": before,
-                         "before_label": before_label, "after_label": after_label},
-            "metrics": dict(metrics),
-            "per_label": self.per_label(),
+            "headline": headline,
+            "metrics": metrics,
+            "per_label": intervals_of.per_label_scores(self, self.per_label()),
             "confusions": self.confusions(),
             "confusion_matrix": self.confusion_matrix(),
-            "calibration": self.calibration(),
+            "calibration": intervals_of.with_ece(self, self.calibration()),
             "cost": self.cost,
             "errors": self.errors(),
             "failures": self.failures(),
-            "candidates": compiled.candidate_scores() if compiled else [],
+            "candidates": candidate_records(compiled) if compiled else [],
             "budget": (compiled.budget if compiled and compiled.budget else
                        {"max_calls": None, "max_usd": None, "stopped_early": self.budget_stopped}),
         }
+        if floor is not None:
+            data["floor"] = intervals_of.floor_data(self, floor)
+        return data
 
     def to_jsonl(self) -> str:
         """One JSON object per example (for ``--json`` and for diffing runs)."""
         return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in self.results)
+
+
+CANDIDATE_KEYS = ("id", "dev_score", "stage", "interval", "vs_zero_shot", "vs_baseline", "vs_runner_up", "chosen")
+
+
+def candidate_records(compiled) -> list[dict]:
+    """The compile's candidates as reports show them: id, stage, dev score and, where the artifact records
+    them, the dev score's interval and paired differences (to zero-shot, to the runner-up); no prompts."""
+    candidates = getattr(compiled, "candidates", None)
+    if not isinstance(candidates, list):
+        return compiled.candidate_scores()
+    return [{k: c[k] for k in CANDIDATE_KEYS if k in c} for c in candidates]
+
+
+def candidate_record(compiled, candidate_id: str | None = None) -> dict:
+    """The record of candidate ``candidate_id`` ({} when there is none); without an id, of the program the
+    compile kept: the one ``optimizer.why`` names, else the first with the artifact's dev score."""
+    candidates = [c for c in getattr(compiled, "candidates", None) or [] if isinstance(c, dict)]
+    if candidate_id is None:
+        candidate_id = ((getattr(compiled, "optimizer", None) or {}).get("why") or {}).get("chosen")
+    if candidate_id is not None:
+        return next((c for c in candidates if c.get("id") == candidate_id), {})
+    score = getattr(compiled, "dev_score", None)
+    return next((c for c in candidates if score is not None and c.get("dev_score") == score), {})

@@ -19,7 +19,8 @@ def distill_file(artifact: str | os.PathLike, unlabeled: str | os.PathLike, *, o
                  program_file=None, force: bool = False, progress: Callable[[str, int, int], None] | None = None):
     """Distill the artifact into a classifier saved at ``out``; returns its :class:`lmprog.report.DistillReport`
     (written as HTML to ``report`` when given). An existing ``out`` must be an lmprog model file and
-    ``report`` an lmprog report, unless ``force``."""
+    ``report`` an lmprog report, unless ``force``. The report scores the program, the classifier, the
+    cascade and the supervised floor with their intervals, paired on the gold examples when given."""
     import lmprog
     from lmprog.distillation import is_distilled_file
     from lmprog.report import DistillReport
@@ -33,7 +34,27 @@ def distill_file(artifact: str | os.PathLike, unlabeled: str | os.PathLike, *, o
                                min_confidence=min_confidence, samples=samples, balance=balance, seed=seed,
                                budget=budget, threads=threads, artifact_path=str(artifact), progress=progress)
     distilled.save(out)
-    built = DistillReport.from_distilled(distilled, max_lm_fraction=max_lm_fraction, model_path=str(out))
+    paired = _paired_scores(compiled, distilled, gold, lm=model, samples=samples, threads=threads, seed=seed,
+                            max_lm_fraction=max_lm_fraction)
+    built = DistillReport.from_distilled(distilled, max_lm_fraction=max_lm_fraction, model_path=str(out),
+                                         paired=paired)
     if report is not None:
         built.write_html(report)
     return built
+
+
+def _paired_scores(compiled, distilled, gold, *, lm, samples: int, threads: int, seed: int,
+                   max_lm_fraction: float) -> dict:
+    """The rows' scores with intervals and paired differences (:func:`lmprog.evaluation.distilled.distill_scores`).
+    The program's answers on gold are the ones distillation asked for (the same calls: ledger hits)."""
+    from lmprog.distillation import choose_threshold
+    from lmprog.evaluation import evaluate
+    from lmprog.evaluation.distilled import distill_scores
+
+    program = None
+    if gold is not None:
+        module = compiled.program if samples == 1 else compiled.program.sampling(samples)
+        program = evaluate(module, compiled.task.read_examples(gold), lm=lm, threads=threads)
+    curve = distilled.cascade.get("curve") if distilled.cascade.get("reference") == "gold" else None
+    threshold = choose_threshold(curve, max_lm_fraction=max_lm_fraction)["threshold"] if curve else None
+    return distill_scores(compiled, distilled, program, threshold=threshold, seed=seed)

@@ -43,7 +43,8 @@ def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, arti
     if why:
         data["selection"] = why
     data["floor"] = floor_data_out_of_fold(floor_out_of_fold(compiled, seed=compiled.optimizer.get("seed", 0)),
-                                           example_scores_of(chosen, len(compiled.examples or [])))
+                                           example_scores_of(chosen, len(compiled.examples or [])),
+                                           program=data["headline"]["value"])
     data["title"] = f"{compiled.task.name} · {type(compiled.program).__name__} · {compiled.lm.get('model')} · compile"
     data["program"]["run_id"] = compiled.run_id
     data["program"]["artifact"] = str(artifact) if artifact is not None else None

@@ -15,8 +15,9 @@ from rich.text import Text
 
 from lmprog.report import html, terminal
 from lmprog.report._record import Record, Report, named_field, record_field, records_field, score_field
+from lmprog.report.comparisons import FloorInfo, NamedDifference
 from lmprog.report.html import escape
-from lmprog.report.score import Score, score_text, score_value
+from lmprog.report.score import Score, interval_text, score_text, score_value
 from lmprog.report.sections import TaskInfo, usd_text
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = ["DEFAULT_LM_FRACTION", "CascadeInfo", "ComparisonRow", "CurvePoint", 
            "DistillTask", "Training"]
 
 DEFAULT_LM_FRACTION = 0.2
+FLOOR = "supervised floor"
 COMPARISON_COLUMNS = ["", "score", "agreement", "to LM", "predictions/s", "USD / 1,000"]
 
 
@@ -62,9 +64,21 @@ class ComparisonRow(Record):
     predictions_per_second: float | None = None
     usd_per_1000: float | None = None
 
-    def cells(self) -> list[str]:
-        return [self.name, score_text(self.score), "–" if self.agreement is None else score_text(self.agreement),
-                fraction_text(self.lm_fraction), rate_text(self.predictions_per_second), usd_text(self.usd_per_1000)]
+    def cells(self, *, compact: bool = False) -> list[str]:
+        """The row as text; ``compact`` (a terminal table with intervals): the score as ``0.930 [0.89, 0.96]``
+        (the examples are in the report's heading), the agreement's value alone."""
+        agreement = "–" if self.agreement is None else score_text(self.agreement, with_interval=not compact)
+        score = score_text(self.score)
+        if compact and self.has_interval:
+            score = f"{score_text(self.score, with_interval=False)} {interval_text(self.score)}"
+        elif compact:
+            score = score_text(self.score, with_interval=False)
+        return [self.name, score, agreement, fraction_text(self.lm_fraction), rate_text(self.predictions_per_second),
+                usd_text(self.usd_per_1000)]
+
+    @property
+    def has_interval(self) -> bool:
+        return isinstance(self.score, Score) and self.score.has_interval
 
 
 @dataclass
@@ -133,20 +147,25 @@ class DistillReport(Report):
     throughput: dict[str, Any] = field(default_factory=dict)
     cascade: CascadeInfo = record_field(CascadeInfo)
     metrics: dict[str, Any] = field(default_factory=dict)
+    differences: list[NamedDifference] = records_field(NamedDifference)
+    floor: FloorInfo | None = record_field(FloorInfo, optional=True)
     html_path: str | None = named_field("report")
 
     @classmethod
     def from_distilled(cls, distilled: Any, *, max_lm_fraction: float = DEFAULT_LM_FRACTION,
-                       model_path: str | None = None) -> DistillReport:
+                       model_path: str | None = None, paired: dict | None = None) -> DistillReport:
         """The report of a :class:`~lmprog.Distilled`; the cascade row is the point of its curve with the
-        best score at most ``max_lm_fraction`` of inputs sent to the LM."""
+        best score at most ``max_lm_fraction`` of inputs sent to the LM. ``paired``
+        (:func:`lmprog.evaluation.distilled.distill_scores`) gives the rows' scores with their intervals,
+        their paired differences to the program, and the supervised floor as one more row."""
         from lmprog.distillation import choose_threshold
 
         metrics, cascade = distilled.metrics, distilled.cascade
         on_gold = cascade.get("reference") == "gold"
         chosen = choose_threshold(cascade["curve"], max_lm_fraction=max_lm_fraction) if cascade.get("curve") else None
         task = distilled.task
-        return cls.from_dict({
+        more = {} if paired is None else {"differences": paired.get("differences", []), "floor": paired.get("floor")}
+        return cls.from_dict(more | {
             "kind": "distill",
             "title": f"{task.name} · {distilled.program.get('class', 'program')} distilled · {distilled.features}",
             "task": {"name": task.name, "multi_label": task.multi_label, "metric": task.metric,
@@ -155,7 +174,7 @@ class DistillReport(Report):
             "score_reference": (f"gold ({metrics.get('gold_examples', 0):,} examples)" if on_gold
                                 else f"agreement with the program, out of fold ({metrics.get('pseudo_labels', 0):,} "
                                      "pseudo-labels)"),
-            "comparison": _comparison(metrics, distilled.throughput, chosen, on_gold),
+            "comparison": _comparison(metrics, distilled.throughput, chosen, on_gold, paired or {}),
             "training": dict(distilled.training), "throughput": dict(distilled.throughput),
             "cascade": {"reference": cascade.get("reference"), "examples": cascade.get("examples"),
                         "curve": cascade.get("curve", []), "chosen": chosen, "max_lm_fraction": max_lm_fraction},
@@ -163,13 +182,22 @@ class DistillReport(Report):
         })
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        table = terminal.table(*COMPARISON_COLUMNS, numeric_from=1, text_width=32)
+        compact = any(row.has_interval for row in self.comparison)
+        # with intervals, a narrower cost header keeps the row names whole in 80 columns
+        columns = ["", "score [95%]", *COMPARISON_COLUMNS[2:-1], "USD/1,000"] if compact else COMPARISON_COLUMNS
+        table = terminal.table(*columns, numeric_from=1, text_width=32)
         for row in self.comparison:
-            name, *numbers = row.cells()
+            name, *numbers = row.cells(compact=compact)
             table.add_row(terminal.cell(name), *numbers)
         yield Rule(Text(self.title, style="bold"))
         yield Text(f"score: {self.task.metric} vs {self.score_reference}")
         yield table
+        if self.differences:
+            yield terminal.heading("Paired differences (same examples)")
+            yield from (Text(d.sentence(), style=d.style) for d in self.differences)
+        if self.floor is not None:
+            yield terminal.heading("Supervised floor")
+            yield from (Text(line, style=self.floor.style if i else "") for i, line in enumerate(self.floor.lines()))
         yield from (Text(line) for line in self.training.lines())
         chosen = self.cascade.chosen
         if chosen is not None and chosen.met is False:
@@ -187,11 +215,29 @@ class DistillReport(Report):
                            [[escape(c) for c in row.cells()] for row in self.comparison])
         summary = html.section("summary", "Program vs classifier vs cascade",
                                f'<p class="note">score: {escape(self.task.metric)} vs '
-                               f'{escape(self.score_reference)}</p>', table)
+                               f'{escape(self.score_reference)}</p>', table, self._differences_html())
         training = html.section("training", "Pseudo-labels and training",
                                 "".join(f"<p>{escape(line)}</p>" for line in self.training.lines()))
-        body = html.facts_header("Distillation report", self.title, facts) + summary + training + self._curve_html()
+        body = html.facts_header("Distillation report", self.title, facts) + summary + self._floor_html() + training \
+            + self._curve_html()
         return html.page(self.title, body)
+
+    def _differences_html(self) -> str:
+        if not self.differences:
+            return ""
+        rows = [[escape(d.b), escape(d.a), escape(d.interval_text()), escape(d.verdict or ""), f"{d.n or 0:,}"]
+                for d in self.differences]
+        return "<h3>Paired differences (same examples)</h3>" + html.table(
+            "table-differences", ["", "vs", "difference", "verdict", "examples"], rows, numeric_from=2)
+
+    def _floor_html(self) -> str:
+        if self.floor is None:
+            return ""
+        lines = self.floor.lines()
+        verdict = {"red": ' class="verdict down"', "green": ' class="verdict up"'}.get(self.floor.style, "")
+        body = f'<p id="floor-score">{escape(lines[0])}</p>' + "".join(
+            f'<p id="floor-verdict"{verdict}>{escape(line)}</p>' for line in lines[1:])
+        return html.section("floor", "Supervised floor", body)
 
     def _curve_html(self) -> str:
         from lmprog.report.plots import cascade_svg
@@ -209,24 +255,31 @@ class DistillReport(Report):
         return html.section("cascade", "Cascade curve", html.row(plot, points))
 
 
-def _comparison(metrics: dict, throughput: dict, chosen: dict | None, on_gold: bool) -> list[dict]:
-    """The program, classifier and (with a chosen threshold) cascade rows of the report data."""
+def _comparison(metrics: dict, throughput: dict, chosen: dict | None, on_gold: bool, paired: dict) -> list[dict]:
+    """The program, classifier, (with a chosen threshold) cascade and (with ``paired`` scores) supervised floor
+    rows of the report data."""
     program_seconds = throughput.get("program_seconds_per_prediction")
     classifier_pps = throughput.get("classifier_predictions_per_second")
     program_usd = throughput.get("program_usd_per_1000")
+    scores, agreement = paired.get("scores", {}), paired.get("agreement", {})
     rows = [
-        {"name": "program", "score": metrics.get("program_score") if on_gold else 1.0, "agreement": 1.0,
-         "lm_fraction": 1.0, "predictions_per_second": throughput.get("program_predictions_per_second"),
-         "usd_per_1000": program_usd},
-        {"name": "classifier", "score": metrics.get("classifier_score") if on_gold else metrics.get("agreement_cv"),
-         "agreement": metrics.get("agreement_gold", metrics.get("agreement_cv")), "lm_fraction": 0.0,
-         "predictions_per_second": classifier_pps, "usd_per_1000": 0.0},
+        {"name": "program", "score": scores.get("program", metrics.get("program_score")) if on_gold else 1.0,
+         "agreement": 1.0, "lm_fraction": 1.0,
+         "predictions_per_second": throughput.get("program_predictions_per_second"), "usd_per_1000": program_usd},
+        {"name": "classifier", "score": scores.get("classifier", metrics.get("classifier_score") if on_gold
+                                                   else metrics.get("agreement_cv")),
+         "agreement": agreement.get("classifier", metrics.get("agreement_gold", metrics.get("agreement_cv"))),
+         "lm_fraction": 0.0, "predictions_per_second": classifier_pps, "usd_per_1000": 0.0},
     ]
     if chosen is not None:
         fraction = chosen["lm_fraction"]
         seconds = (1 / classifier_pps if classifier_pps else 0.0) + fraction * (program_seconds or 0.0)
-        rows.append({"name": f"cascade (threshold {chosen['threshold']:.3f})", "score": chosen["score"],
+        rows.append({"name": f"cascade (threshold {chosen['threshold']:.3f})",
+                     "score": scores.get("cascade", chosen["score"]),
                      "agreement": None, "lm_fraction": fraction,
                      "predictions_per_second": 1 / seconds if seconds and program_seconds else None,
                      "usd_per_1000": None if program_usd is None else fraction * program_usd})
+    if scores.get(FLOOR) is not None:
+        rows.append({"name": FLOOR, "score": scores[FLOOR], "agreement": None, "lm_fraction": 0.0,
+                     "predictions_per_second": None, "usd_per_1000": 0.0})
     return rows

@@ -16,11 +16,12 @@ from rich.text import Text
 
 from lmprog.report import terminal
 from lmprog.report._record import Report, option_field, record_field, records_field, scores_field
-from lmprog.report.score import Score, score_text
+from lmprog.report.comparisons import FloorInfo, Selection
+from lmprog.report.score import Score, interval_text, score_text
 from lmprog.report.sections import (MODULE_COST_COLUMNS, BudgetInfo, Calibration, Candidate, Confusion,
                                     ConfusionMatrix, Cost, DataInfo, Failure, Headline, LabelScore, ProgramInfo,
-                                    TaskInfo, best_candidate, labels_text, nonzero_errors, select_per_label,
-                                    shorten)
+                                    TaskInfo, best_candidate, candidate_mark, labels_text, nonzero_errors,
+                                    select_per_label, shorten, versus_header)
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -59,6 +60,8 @@ class EvaluationReport(Report):
     failures: list[Failure] = records_field(Failure)
     candidates: list[Candidate] = records_field(Candidate)
     budget: BudgetInfo | None = record_field(BudgetInfo, optional=True)
+    floor: FloorInfo | None = record_field(FloorInfo, optional=True)
+    selection: Selection | None = record_field(Selection, optional=True)
     top: int = option_field(10)
 
     def __post_init__(self) -> None:
@@ -84,6 +87,11 @@ class EvaluationReport(Report):
                   if value]
         return facts
 
+    @property
+    def chosen_id(self) -> str | None:
+        """The candidate the compile kept, when the artifact says why."""
+        return self.selection.chosen if self.selection is not None else None
+
     def other_metrics(self) -> list[tuple[str, Score | None]]:
         """The metrics besides the headline's, by name."""
         return sorted((k, v) for k, v in self.metrics.items() if k != self.headline.metric)
@@ -95,10 +103,15 @@ class EvaluationReport(Report):
         yield Rule(Text(f"{self.kind_title}: {self.title}", style="bold"), align="left")
         yield Text(" · ".join(f"{k} {v}" for k, v in self.facts()), style="dim")
         yield self._headline_text()
+        if note := self.headline.note():
+            yield Text(note, style="yellow")
         if note := (self.budget or BudgetInfo()).note():
             yield Text(note, style="yellow")
         if others := self.other_metrics():
             yield Text(" · ".join(f"{k} {score_text(v)}" for k, v in others))
+        if self.floor is not None:
+            yield terminal.heading("Supervised floor")
+            yield from (Text(line, style=self.floor.style if i else "") for i, line in enumerate(self.floor.lines()))
         yield from self._per_label_parts()
         yield from self._confusion_parts()
         yield from (terminal.heading("Calibration"), Text((self.calibration or Calibration()).summary()))
@@ -116,19 +129,22 @@ class EvaluationReport(Report):
             line.append(before).append(" → ")
         line.append(after, style="bold green")
         if delta:
-            line.append(f"  ({delta})", style="green" if not delta.startswith("-") else "red")
+            line.append(f"  ({delta})", style=self.headline.change_style)
         return line
 
     def _per_label_parts(self) -> list:
         if not self.per_label:
             return []
         groups, note = select_per_label(self.per_label, self.top)
-        table = terminal.table("label", "precision", "recall", "F1", "support")
+        intervals = any(isinstance(r.f1, Score) and r.f1.has_interval for r in self.per_label)
+        table = terminal.table("label", "precision", "recall", "F1", *(["F1 95%"] if intervals else []), "support")
         for i, (_, rows) in enumerate(groups):
             if i:
                 table.add_row(terminal.cell("⋯", style="dim"))
             for r in rows:
-                table.add_row(terminal.cell(r.label), score_text(r.precision), score_text(r.recall), score_text(r.f1),
+                f1 = [score_text(r.f1, with_interval=False)]
+                f1 += [interval_text(r.f1, 2)] if intervals else []
+                table.add_row(terminal.cell(r.label), score_text(r.precision), score_text(r.recall), *f1,
                               f"{r.support:,}")
         return [terminal.heading("Per label"), table] + ([Text(note, style="dim")] if note else [])
 
@@ -163,14 +179,36 @@ class EvaluationReport(Report):
         return [terminal.heading("Failed examples"), table]
 
     def _candidate_parts(self) -> list:
-        if not self.candidates:
+        if not self.candidates and self.selection is None:
             return []
-        best = best_candidate(self.candidates)
+        best, marked = best_candidate(self.candidates, self.chosen_id), candidate_mark(self.candidates,
+                                                                                        self.chosen_id)
+        versus = versus_header(self.candidates)
+        table, rows = self._paired_candidates(versus) if versus else self._plain_candidates()
+        for c, cells in zip(self.candidates, rows):
+            table.add_row(*cells, Text(marked, style="bold green") if c.id == best else "")
+        why = [Text(line) for line in self.selection.lines()] if self.selection is not None else []
+        return [terminal.heading("Optimizer candidates"), table, *why]
+
+    def _plain_candidates(self) -> tuple:
         table = terminal.table("candidate", "stage", "dev score", "", numeric_from=2)
+        return table, [[terminal.cell(c.id), terminal.cell(c.stage or ""), score_text(c.score)]
+                       for c in self.candidates]
+
+    def _paired_candidates(self, versus: str) -> tuple:
+        """Candidates with intervals and paired differences: two lines a row, so it fits 80 columns."""
+        staged = any(c.stage for c in self.candidates)
+        table = terminal.table("candidate", *(["stage"] if staged else []), "dev score [95%]", f"{versus} (points)",
+                               "", numeric_from=2 if staged else 1)
+        rows = []
         for c in self.candidates:
-            mark = Text("★ best", style="bold green") if c.id == best else ""
-            table.add_row(terminal.cell(c.id), terminal.cell(c.stage or ""), score_text(c.dev_score), mark)
-        return [terminal.heading("Optimizer candidates"), table]
+            score = c.score
+            dev = score_text(score) if not isinstance(score, Score) or not score.has_interval else \
+                f"{score.value:.3f} {interval_text(score)}\nn={score.n or 0:,}"
+            paired = Text(f"{c.versus.short_text()}\n{c.versus.verdict or ''}", style=c.versus.style) \
+                if c.versus is not None else "–"
+            rows.append([terminal.cell(c.id), *([terminal.cell(c.stage or "")] if staged else []), dev, paired])
+        return table, rows
 
     # ---------------------------------------------------------------------------- HTML
 

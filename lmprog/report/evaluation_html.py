@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lmprog.report import html
+from lmprog.report.comparisons import FloorInfo
 from lmprog.report.html import escape
-from lmprog.report.score import score_text, score_value
-from lmprog.report.sections import (MODULE_COST_COLUMNS, BudgetInfo, Calibration, best_candidate, labels_text,
-                                    nonzero_errors, select_per_label, shorten)
+from lmprog.report.score import Score, score_text, score_value
+from lmprog.report.sections import (MODULE_COST_COLUMNS, BudgetInfo, Calibration, best_candidate, candidate_mark,
+                                    labels_text, nonzero_errors, select_per_label, shorten, versus_header)
 
 if TYPE_CHECKING:
     from lmprog.report.evaluation import EvaluationReport
@@ -25,7 +26,8 @@ PER_LABEL_COLUMNS = ["label", "precision", "recall", "F1", "support"]
 def evaluation_page(report: EvaluationReport) -> str:
     """The whole page of ``report``."""
     body = "".join([
-        html.facts_header(report.kind_title, report.title, report.facts()), _summary(report), _per_label(report),
+        html.facts_header(report.kind_title, report.title, report.facts()), _summary(report),
+        _floor(report.floor), _per_label(report),
         _confusions(report), _calibration(report.calibration or Calibration()), _cost_and_errors(report),
         _failures(report), _candidates(report),
     ])
@@ -38,10 +40,14 @@ def _summary(report: EvaluationReport) -> str:
     line += f'<span class="before">{escape(before)}</span> → ' if before else ""
     line += f'<span class="after">{escape(after)}</span>'
     if delta:
-        line += f' <span class="delta {"down" if delta.startswith("-") else "up"}">({escape(delta)})</span>'
+        direction = {"red": "down", "green": "up"}.get(report.headline.change_style, "same")
+        line += f' <span class="delta {direction}">({escape(delta)})</span>'
     parts = [f'<p class="headline" id="headline-value">{line}</p>']
+    if note := report.headline.note():
+        parts.append(f'<p class="budget" id="small-sample-note">{escape(note)}</p>')
     if note := (report.budget or BudgetInfo()).note():
         parts.append(f'<p class="budget" id="budget-note">{escape(note)}</p>')
+    parts.append(_scores_plot(report))
     metrics = sorted(report.metrics.items())
     if metrics:
         parts.append(html.table("table-metrics", ["metric", "value"],
@@ -63,10 +69,10 @@ def _per_label(report: EvaluationReport) -> str:
         group_row = f'<tr class="group"><th colspan="5">{titles[group]}</th></tr>' if group in titles else ""
         body = "".join(f'<tr data-label="{escape(r.label)}"><td>{escape(r.label)}</td><td class="num">'
                        f'{score_text(r.precision)}</td><td class="num">{score_text(r.recall)}</td><td class="num">'
-                       f'{score_text(r.f1)}</td><td class="num">{r.support:,}</td></tr>' for r in rows)
+                       f'{_f1_text(r.f1)}</td><td class="num">{r.support:,}</td></tr>' for r in rows)
         bodies.append(f'<tbody data-group="{group}">{group_row}{body}</tbody>')
     table = f'<table id="table-per-label"><thead><tr>{header}</tr></thead>{"".join(bodies)}</table>'
-    plot_rows = [(r.label, r.f1, group) for group, rows in groups for r in rows]
+    plot_rows = [(r.label, r.f1_value, group, _bounds(r.f1)) for group, rows in groups for r in rows]
     caption = "F1 per label" + ("; best in green, worst in red" if note else "")
     plot = html.figure("plot-per-label-f1", per_label_f1_svg(plot_rows), caption)
     note_html = f'<p class="note" id="per-label-note">{escape(note)}</p>' if note else ""
@@ -96,7 +102,7 @@ def _calibration(calibration: Calibration) -> str:
     if not calibration.available:
         return html.section("calibration", "Calibration", summary)
     bins = [b for b in calibration.bins if b.count]
-    plot = html.figure("plot-reliability", reliability_svg([b.to_dict() for b in bins], calibration.ece),
+    plot = html.figure("plot-reliability", reliability_svg([b.to_dict() for b in bins], score_value(calibration.ece)),
                        "reliability diagram: accuracy against confidence per bin")
     table = html.table("table-calibration", ["confidence", "predictions", "mean confidence", "accuracy"],
                        [[f"{b.lower:.2f}–{b.upper:.2f}", f"{b.count:,}", score_text(b.mean_confidence),
@@ -133,13 +139,56 @@ def _failures(report: EvaluationReport) -> str:
 def _candidates(report: EvaluationReport) -> str:
     from lmprog.report.plots import candidates_svg
 
-    if not report.candidates:
+    if not report.candidates and report.selection is None:
         return ""
-    best = best_candidate(report.candidates)
-    rows = [[escape(c.id) + (" ★ best" if c.id == best else ""), escape(c.stage or ""),
-             escape(score_text(c.dev_score))] for c in report.candidates]
+    chosen = report.chosen_id
+    best, mark = best_candidate(report.candidates, chosen), candidate_mark(report.candidates, chosen)
+    versus = versus_header(report.candidates)
+    rows = [[escape(c.id) + (f" {mark}" if c.id == best else ""), escape(c.stage or ""), escape(score_text(c.score))]
+            + ([escape(c.versus.text() if c.versus else "–")] if versus else [])
+            for c in report.candidates]
     attrs = [' class="best"' if c.id == best else "" for c in report.candidates]
-    scores = [{"id": c.id, "dev_score": score_value(c.dev_score)} for c in report.candidates]
-    plot = html.figure("plot-candidates", candidates_svg(scores, best), "dev score of each optimizer candidate")
-    table = html.table("table-candidates", ["candidate", "stage", "dev score"], rows, numeric_from=2, row_attrs=attrs)
-    return html.section("candidates", "Optimizer candidates", html.row(plot, table))
+    scores = [{"id": c.id, "dev_score": score_value(c.score), "bounds": _bounds(c.score)} for c in report.candidates]
+    plot = html.figure("plot-candidates", candidates_svg(scores, best),
+                       "dev score of each optimizer candidate" + (" with its 95% interval" if any(
+                           s["bounds"] for s in scores) else ""))
+    header = ["candidate", "stage", "dev score"] + ([f"{versus} (paired)"] if versus else [])
+    table = html.table("table-candidates", header, rows, numeric_from=2, row_attrs=attrs)
+    why = "".join(f'<p class="note selection">{escape(line)}</p>' for line in report.selection.lines()) \
+        if report.selection is not None else ""
+    return html.section("candidates", "Optimizer candidates", html.row(plot, table), why)
+
+
+def _f1_text(f1: Score | float | None) -> str:
+    """An F1 cell: ``0.878`` and, when it has one, its interval ``[0.70, 0.95]`` in a quieter style."""
+    text = score_text(f1, with_interval=False)
+    if isinstance(f1, Score) and f1.has_interval:
+        text += f' <span class="note">[{f1.low:.2f}, {f1.high:.2f}]</span>'
+    return text
+
+
+def _bounds(score: Score | float | None) -> tuple[float, float] | None:
+    return (score.low, score.high) if isinstance(score, Score) and score.has_interval else None
+
+
+def _floor(floor: FloorInfo | None) -> str:
+    if floor is None:
+        return ""
+    lines = floor.lines()
+    verdict = {"red": ' class="verdict down"', "green": ' class="verdict up"'}.get(floor.style, ' class="verdict"')
+    body = f'<p id="floor-score">{escape(lines[0])}</p>' + "".join(
+        f'<p id="floor-verdict"{verdict}>{escape(line)}</p>' for line in lines[1:])
+    return html.section("floor", "Supervised floor", body)
+
+
+def _scores_plot(report: EvaluationReport) -> str:
+    """The headline scores side by side with their intervals: compiled, zero-shot, the supervised floor."""
+    from lmprog.report.plots import scores_svg
+
+    headline, floor = report.headline, report.floor
+    rows = [(headline.after_label or "program", headline.value), (headline.before_label or "before", headline.before)]
+    if floor is not None and floor.paired is not None:
+        rows.append(("supervised floor", floor.paired.floor))
+    scored = [(name, score_value(score), _bounds(score)) for name, score in rows if score_value(score) is not None]
+    return html.figure("plot-scores", scores_svg(scored, str(headline.metric)),
+                       "headline scores with their 95% intervals")

@@ -26,6 +26,7 @@ section { background:#fff; border:1px solid var(--line); border-radius:8px; padd
 h2 { font-size:16px; margin:0 0 10px; } h3 { font-size:14px; margin:8px 0 4px; }
 .headline { font-size:20px; } .headline .after { font-weight:700; color:var(--good); }
 .delta.up { color:var(--good); } .delta.down { color:var(--bad); }
+.verdict.up { color:var(--good); } .verdict.down { color:var(--bad); font-weight:600; }
 .budget { color:#9a6700; background:#fff8c5; padding:4px 8px; border-radius:4px; display:inline-block; }
 .note { color:var(--muted); }
 table { border-collapse:collapse; margin:8px 0; }

@@ -74,23 +74,56 @@ def confusion_svg(labels: list[str], matrix: list[list[int]], columns: list[str]
         return _svg(fig, "confusion")
 
 
-def per_label_f1_svg(rows: list[tuple[str, float, str]]) -> str:
-    """Horizontal F1 bars, one per (label, f1, group) row, top to bottom; group is all/best/worst."""
+def _error_bars(values: list[float], bounds: list) -> list[list[float]] | None:
+    """Matplotlib's asymmetric error bars from (low, high) bounds; None when no value has bounds."""
+    if not any(bounds):
+        return None
+    return [[v - b[0] if b else 0.0 for v, b in zip(values, bounds)], [b[1] - v if b else 0.0
+                                                                      for v, b in zip(values, bounds)]]
+
+
+def per_label_f1_svg(rows: list[tuple]) -> str:
+    """Horizontal F1 bars, one per (label, f1, group[, (low, high)]) row, top to bottom; group is
+    all/best/worst; the 95% interval is drawn as an error bar where a row has one."""
     colors = {"best": _GREEN, "worst": _RED}
     positions, y = [], 0.0
-    for i, (_, _, group) in enumerate(rows):
+    for i, (_, _, group, *_) in enumerate(rows):
         if i and group != rows[i - 1][2]:
             y -= 1.0  # a gap row between the best and the worst
         positions.append(y)
         y -= 1.0
     with _figure(5.0, max(1.6, 0.22 * (len(rows) + 1) + 0.8)) as fig:
         ax = fig.add_subplot()
-        ax.barh(positions, [f1 for _, f1, _ in rows], color=[colors.get(g, _BLUE) for _, _, g in rows])
-        ax.set_yticks(positions, [_short(label, 40) for label, _, _ in rows])
+        values = [row[1] for row in rows]
+        ax.barh(positions, values, color=[colors.get(row[2], _BLUE) for row in rows],
+                xerr=_error_bars(values, [row[3] if len(row) > 3 else None for row in rows]),
+                error_kw={"ecolor": _GREY, "capsize": 2, "elinewidth": 0.8})
+        ax.set_yticks(positions, [_short(row[0], 40) for row in rows])
         ax.set_xlim(0, 1)
         ax.set_xlabel("F1")
         ax.grid(axis="x", alpha=0.3)
         return _svg(fig, "per-label-f1")
+
+
+def scores_svg(rows: list[tuple[str, float, tuple[float, float] | None]], metric: str) -> str | None:
+    """One horizontal bar per (name, score, (low, high) or None), the 95% interval as an error bar: the
+    programs a report compares, side by side (the first green, the supervised floor blue, others grey);
+    None with fewer than two."""
+    if len(rows) < 2:
+        return None
+    with _figure(5.0, max(1.4, 0.38 * len(rows) + 0.8)) as fig:
+        ax = fig.add_subplot()
+        positions = list(range(len(rows)))[::-1]
+        values = [row[1] for row in rows]
+        colors = [_GREEN] + [_BLUE if row[0] == "supervised floor" else _GREY for row in rows[1:]]
+        ax.barh(positions, values, color=colors,
+                xerr=_error_bars(values, [row[2] for row in rows]),
+                error_kw={"ecolor": "#1f2933", "capsize": 3, "elinewidth": 1.0})
+        ax.set_yticks(positions, [_short(row[0], 30) for row in rows])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"{metric} (95% interval)")
+        ax.grid(axis="x", alpha=0.3)
+        return _svg(fig, "scores")
 
 
 def reliability_svg(bins: list[dict], ece: float | None) -> str | None:
@@ -121,15 +154,18 @@ def reliability_svg(bins: list[dict], ece: float | None) -> str | None:
 
 
 def candidates_svg(candidates: list[dict], best: str | None) -> str | None:
-    """Dev score of each scored optimizer candidate in search order, the best one highlighted."""
+    """Dev score of each scored optimizer candidate in search order, the best one highlighted (with its 95%
+    interval as an error bar where the candidate has ``bounds``)."""
     scored = [c for c in candidates if c.get("dev_score") is not None]
     if not scored:
         return None
     with _figure(min(max(4.0, 0.35 * len(scored) + 2.0), 11.0), 3.4) as fig:
         ax = fig.add_subplot()
         positions = list(range(len(scored)))
-        ax.bar(positions, [c["dev_score"] for c in scored],
-               color=[_GREEN if c["id"] == best else _BLUE for c in scored])
+        values = [c["dev_score"] for c in scored]
+        ax.bar(positions, values, color=[_GREEN if c["id"] == best else _BLUE for c in scored],
+               yerr=_error_bars(values, [c.get("bounds") for c in scored]),
+               error_kw={"ecolor": _GREY, "capsize": 2, "elinewidth": 0.8})
         if len(scored) <= 30:
             ax.set_xticks(positions, [_short(c["id"], 20) for c in scored], rotation=45, ha="right",
                           rotation_mode="anchor")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Score", "score_text", "score_value"]
+__all__ = ["Score", "interval_text", "score_text", "score_value"]
 
 NO_SCORE = "—"
 
@@ -46,9 +46,11 @@ class Score:
             return score.value
         return {"value": score.value, "low": score.low, "high": score.high, "n": score.n}
 
-    def text(self, digits: int = 3) -> str:
-        """``0.740``, or ``0.740 [0.650, 0.820] n=100`` with an interval."""
+    def text(self, digits: int = 3, *, with_interval: bool = True) -> str:
+        """``0.740``, or ``0.740 [0.650, 0.820] n=100`` with an interval (``with_interval=False``: the value)."""
         out = f"{self.value:.{digits}f}"
+        if not with_interval:
+            return out
         if self.has_interval:
             out += f" [{self.low:.{digits}f}, {self.high:.{digits}f}]"
         if self.n is not None:
@@ -59,13 +61,20 @@ class Score:
         return self.text()
 
 
-def score_text(value: Score | float | None, digits: int = 3) -> str:
+def score_text(value: Score | float | None, digits: int = 3, *, with_interval: bool = True) -> str:
     """A score (or a plain number) as reports show it; a dash when there is none."""
     if value is None:
         return NO_SCORE
     if isinstance(value, Score):
-        return value.text(digits)
+        return value.text(digits, with_interval=with_interval)
     return f"{value:.{digits}f}"
+
+
+def interval_text(value: Score | float | None, digits: int = 2) -> str:
+    """Only the interval of a score, ``[0.65, 0.82]``; a dash when it has none."""
+    if not isinstance(value, Score) or not value.has_interval:
+        return NO_SCORE
+    return f"[{value.low:.{digits}f}, {value.high:.{digits}f}]"
 
 
 def score_value(value: Score | float | None) -> float | None:

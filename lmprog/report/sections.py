@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmprog.report._record import Record, named_field, records_field, score_field
+from lmprog.report.comparisons import PairedDifference, difference_field, small_sample_note
 from lmprog.report.score import Score, score_text, score_value
 
 __all__ = ["BUDGET_NOTE", "MODULE_COST_COLUMNS", "NO_CONFIDENCE", "BudgetInfo", "Calibration", "CalibrationBin",
            "Candidate", "Confusion", "ConfusionMatrix", "Cost", "DataInfo", "Failure", "Headline", "LabelScore",
-           "ModuleCost", "ProgramInfo", "TaskInfo", "best_candidate", "labels_text", "nonzero_errors", "points_text",
-           "select_per_label", "shorten", "usd_text"]
+           "ModuleCost", "ProgramInfo", "TaskInfo", "best_candidate", "candidate_mark", "labels_text", "nonzero_errors",
+           "points_text", "select_per_label", "shorten", "usd_text", "versus_header"]
 
 SOURCES = {"logprobs": "token log-probabilities", "agreement": "agreement across samples"}
 NO_CONFIDENCE = "no confidence available"
@@ -79,16 +80,32 @@ class Headline(Record):
     before: Score | None = score_field()
     before_label: str | None = None
     after_label: str | None = None
+    difference: PairedDifference | None = difference_field()  # after minus before, on the same examples
 
     def parts(self) -> tuple[str | None, str, str | None]:
-        """("before-label value" or None, "after-label value", change in points or None)."""
+        """("before-label value" or None, "after-label value", the change or None): the paired difference
+        with its interval and verdict when the report has one, else the bare change in points."""
         before = None
         if self.before is not None:
             before = f"{self.before_label or 'before'} {score_text(self.before)}"
         after = score_text(self.value)
         if self.after_label:
             after = f"{self.after_label} {after}"
+        if self.difference is not None and self.difference.value is not None:
+            return before, after, self.difference.text()
         return before, after, points_text(self.before, self.value)
+
+    @property
+    def change_style(self) -> str:
+        """How the change is coloured: by the verdict of a paired difference, else by its sign."""
+        if self.difference is not None and self.difference.value is not None:
+            return self.difference.style
+        change = points_text(self.before, self.value) or ""
+        return "red" if change.startswith("-") else "green"
+
+    def note(self) -> str | None:
+        """A warning when the headline rests on few examples."""
+        return small_sample_note(self.value)
 
 
 @dataclass
@@ -96,8 +113,12 @@ class LabelScore(Record):
     label: Any = ""
     precision: float | None = None
     recall: float | None = None
-    f1: float = 0.0
+    f1: Score | None = score_field()
     support: int = 0
+
+    @property
+    def f1_value(self) -> float:
+        return score_value(self.f1) or 0.0
 
 
 def select_per_label(per_label: list[LabelScore], top: int) -> tuple[list[tuple[str, list[LabelScore]]], str | None]:
@@ -107,7 +128,7 @@ def select_per_label(per_label: list[LabelScore], top: int) -> tuple[list[tuple[
     """
     if len(per_label) <= 2 * top:
         return [("all", list(per_label))], None
-    supported = sorted((r for r in per_label if r.support > 0), key=lambda r: (-r.f1, str(r.label)))
+    supported = sorted((r for r in per_label if r.support > 0), key=lambda r: (-r.f1_value, str(r.label)))
     unsupported = len(per_label) - len(supported)
     if len(supported) <= 2 * top:
         note = f"{len(supported):,} labels with support shown; {unsupported:,} labels without support left out"
@@ -146,7 +167,7 @@ class CalibrationBin(Record):
 @dataclass
 class Calibration(Record):
     source: str | None = None
-    ece: float | None = None
+    ece: Score | None = score_field()
     bins: list[CalibrationBin] = records_field(CalibrationBin)
 
     @property
@@ -158,7 +179,7 @@ class Calibration(Record):
             return NO_CONFIDENCE
         source = SOURCES.get(self.source, self.source)
         counted = sum(b.count for b in self.bins)
-        return f"ECE {self.ece:.3f} · confidence from {source} · {counted:,} predictions"
+        return f"ECE {score_text(self.ece)} · confidence from {source} · {counted:,} predictions"
 
 
 @dataclass
@@ -219,12 +240,48 @@ class Candidate(Record):
     id: str = ""
     dev_score: Score | None = score_field()
     stage: str | None = None
+    interval: dict | None = None  # the dev score's 95% interval {value, low, high, n}, when the compile records it
+    vs_zero_shot: PairedDifference | None = difference_field()
+    vs_baseline: PairedDifference | None = difference_field()  # to zero-shot or the phase's starting program
+    vs_runner_up: PairedDifference | None = difference_field()
+    chosen: bool | None = None
+
+    @property
+    def versus(self) -> PairedDifference | None:
+        """The candidate's paired difference to zero-shot, else to its phase's baseline."""
+        return self.vs_zero_shot if self.vs_zero_shot is not None else self.vs_baseline
+
+    @property
+    def score(self) -> Score | None:
+        """The dev score, with its interval when the artifact records one."""
+        interval = self.interval or {}
+        if interval.get("value") is None:
+            return self.dev_score
+        return Score(interval["value"], interval.get("low"), interval.get("high"), interval.get("n"))
 
 
-def best_candidate(candidates: list[Candidate]) -> str | None:
-    """The id of the candidate with the best dev score."""
+def best_candidate(candidates: list[Candidate], chosen: str | None = None) -> str | None:
+    """The id of the candidate the compile chose when the artifact says so (``chosen``, or a candidate marked
+    ``chosen``), else of the best dev score."""
+    if chosen is not None:
+        return chosen
+    marked = [c for c in candidates if c.chosen]
+    if marked:
+        return marked[0].id
     scored = [c for c in candidates if c.dev_score is not None]
     return max(scored, key=lambda c: score_value(c.dev_score)).id if scored else None
+
+
+def versus_header(candidates: list[Candidate]) -> str | None:
+    """The header of the candidates' paired-difference column; None when no candidate has one."""
+    if any(c.vs_zero_shot is not None for c in candidates):
+        return "vs zero-shot"
+    return "vs baseline" if any(c.vs_baseline is not None for c in candidates) else None
+
+
+def candidate_mark(candidates: list[Candidate], chosen: str | None = None) -> str:
+    """How the kept candidate is marked: chosen by the compile's selection, or best by dev score."""
+    return "★ chosen" if chosen is not None or any(c.chosen for c in candidates) else "★ best"
 
 
 @dataclass

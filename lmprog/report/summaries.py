@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lmprog.report._record import Record, Report, named_field, record_field, records_field, score_field
+from lmprog.report.comparisons import Selection
 from lmprog.report.score import Score, score_text
 from lmprog.report.sections import BUDGET_NOTE, BudgetInfo, Candidate, points_text
 
@@ -61,25 +62,48 @@ class CompileSummary(Report):
     spent: Spent = record_field(Spent)
     budget: BudgetInfo | None = record_field(BudgetInfo, optional=True)
     optimizer: OptimizerInfo = record_field(OptimizerInfo)
+    selection: Selection | None = record_field(Selection, optional=True)
     html_path: str | None = named_field("report")
 
     @classmethod
     def from_compiled(cls, compiled: Any, artifact: str, *, html_path: str | None = None) -> CompileSummary:
-        """The summary of a :class:`~lmprog.CompiledProgram` saved at ``artifact``."""
-        data = {"artifact": str(artifact), "dev_score": compiled.dev_score, "run_id": compiled.run_id,
-                "candidates": compiled.candidate_scores(), "zero_shot_score": compiled.zero_shot_score,
+        """The summary of a :class:`~lmprog.CompiledProgram` saved at ``artifact``: scores with the intervals
+        and the paired difference to zero-shot the artifact records (``optimizer.why``), when it does."""
+        from lmprog.evaluation.intervals_of import score_data
+        from lmprog.evaluation.results import candidate_record, candidate_records
+
+        why = compiled.optimizer.get("why")
+        data = {"artifact": str(artifact),
+                "dev_score": score_data(candidate_record(compiled).get("interval")) or compiled.dev_score,
+                "run_id": compiled.run_id, "candidates": candidate_records(compiled),
+                "zero_shot_score": score_data(candidate_record(compiled, "zero-shot").get("interval"))
+                or compiled.zero_shot_score,
                 "spent": compiled.spent, "budget": compiled.budget,
                 "optimizer": {k: v for k, v in compiled.optimizer.items()
                               if k in ("seed", "seed_scores", "seed_mean", "seed_std")}}
+        data |= {"selection": why} if why else {}
         return cls.from_dict(data | ({"report": str(html_path)} if html_path is not None else {}))
 
+    def change_text(self) -> str:
+        """`` (zero-shot 0.500 [..], +37.5 points [+10.0, +60.0]: better)``: against zero-shot, paired when the
+        artifact says how the kept program compares with it, else the bare change of an older artifact."""
+        zero_shot, selection = self.zero_shot_score, self.selection
+        if zero_shot is None:
+            return ""
+        if selection is not None and selection.vs_zero_shot is not None and selection.vs_zero_shot.value is not None:
+            if selection.chosen == "zero-shot" and selection.best not in (None, "zero-shot"):
+                return (f" (zero-shot kept; the best candidate {selection.best} vs zero-shot: "
+                        f"{selection.vs_zero_shot.text()})")
+            if selection.chosen != "zero-shot":
+                return f" (zero-shot {score_text(zero_shot)}, {selection.vs_zero_shot.text()})"
+        points = points_text(zero_shot, self.dev_score)
+        return f" (zero-shot {score_text(zero_shot)}" + (f", {points})" if points else ")")
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        change, zero_shot = "", self.zero_shot_score
-        if zero_shot is not None:
-            points = points_text(zero_shot, self.dev_score)
-            change = f" (zero-shot {score_text(zero_shot)}" + (f", {points})" if points else ")")
-        yield console.render_str(f"[bold]dev score {escape(score_text(self.dev_score))}[/bold]{escape(change)} "
-                                 f"over {len(self.candidates)} candidates")
+        yield console.render_str(f"[bold]dev score {escape(score_text(self.dev_score))}[/bold]"
+                                 f"{escape(self.change_text())} over {len(self.candidates)} candidates")
+        if self.selection is not None and self.selection.reason:
+            yield console.render_str(escape(f"why: {self.selection.reason}"))
         spent = self.spent
         yield console.render_str(escape(f"paid calls {spent.calls:,} · ledger hits {spent.hits:,} · "
                                         f"tokens {spent.tokens:,} · {spent.usd_text()} · run {self.run_id}"))
