@@ -97,13 +97,26 @@ class CompiledProgram:
     def predict(self, rows: Sequence[Any], *, threads: int = 8) -> list:
         """Answers for many inputs (dicts of the input fields, ``dspy.Example``s, or strings for a one-input
         task), in order: a label, a list of labels, or a ranking per row; a row whose call failed gets
-        None (or [])."""
+        None (or []). A pandas DataFrame (the task's input columns) gives a DataFrame: its columns plus the
+        answer, ``confidence`` and ``error`` (the failure's kind, or None)."""
+        from lmprog.data.frames import frame_records, is_dataframe, with_answers
+        from lmprog.modules.protocol import confidence_of
         from lmprog.run import run_module
 
+        frame = rows if is_dataframe(rows) else None
+        if frame is not None:
+            rows = [{field: row.get(column) for field, column in self.task.input_columns.items()}
+                    for row in frame_records(frame)]
         inputs = [self.task.inputs_of(row, where=f"row {index}") for index, row in enumerate(rows)]
         kind = self.output
         outcomes = run_module(self.program, inputs, lm=self.predictor_lm(), threads=threads)
-        return [outcome.prediction.get(kind.field) if outcome.ok else kind.empty() for outcome in outcomes]
+        answers = [outcome.prediction.get(kind.field) if outcome.ok else kind.empty() for outcome in outcomes]
+        if frame is None:
+            return answers
+        failed = [o.error or ("parse_failure" if o.prediction.get("parse_error") else None) for o in outcomes]
+        confidence = [confidence_of(self.program, o.prediction) if o.ok else None for o in outcomes]
+        table = [{kind.field: a, "confidence": c, "error": e} for a, c, e in zip(answers, confidence, failed)]
+        return with_answers(frame, table, [kind.field, "confidence", "error"])
 
     def make_lm(self, **kwargs):
         """An ``lmprog.make_lm`` LM with the recorded model and sampling settings; ``kwargs``

@@ -61,7 +61,8 @@ def load_examples(
     drop_invalid: bool = False,
     encoding: str = "utf-8-sig",
 ) -> Dataset:
-    """Read examples from a ``.jsonl``, ``.json`` (a list of objects), ``.csv`` or ``.tsv`` file.
+    """Read examples from a ``.jsonl``, ``.json`` (a list of objects), ``.csv``, ``.tsv`` or ``.parquet`` file, or
+    from a pandas DataFrame.
 
     ``text`` names the input column(s), which become the examples' input fields; a mapping
     ``{field: column}`` reads each input field from a column of another name. ``label`` names the
@@ -76,10 +77,17 @@ def load_examples(
     Raises ``DataError`` listing every bad row (first five quoted, with the count), or, with
     ``drop_invalid=True``, drops them and records them in ``Dataset.dropped``.
     """
-    shown = str(path)
-    suffix = check_format(path)
+    from lmprog.data.frames import frame_rows, is_dataframe
+
+    frame = is_dataframe(path)
+    shown = "the DataFrame" if frame else str(path)
+    suffix = ".parquet" if frame else check_format(path)  # a frame's cells are typed, as a Parquet file's
     spec = _make_spec(text, label, multi_label, labels, id, label_separator, suffix)
-    rows = read_rows(path, encoding=encoding, on_header=lambda header: _check_header(header, shown, spec))
+    if frame:
+        _check_header([str(column) for column in path.columns], shown, spec)
+        rows = list(frame_rows(path))
+    else:
+        rows = read_rows(path, encoding=encoding, on_header=lambda header: _check_header(header, shown, spec))
     examples, problems = _validate(rows, spec)
     if not rows:
         raise DataError(f"{shown} has no rows", path=shown)

@@ -112,8 +112,15 @@ class Distilled:
         return np.asarray(self.pipeline.predict_proba(self.features_of(rows)), dtype=float)
 
     def predict(self, rows: Sequence[Any]) -> list:
-        """A label per input (single-label), a list of labels (multi-label), or a ranking (ranking tasks)."""
-        return self.answers(self.predict_proba(rows))
+        """A label per input (single-label), a list of labels (multi-label), or a ranking (ranking tasks); a
+        pandas DataFrame gives a DataFrame: its columns plus the answer and ``confidence``."""
+        from lmprog.data.frames import frame_records, is_dataframe, with_answers
+
+        if not is_dataframe(rows):
+            return self.answers(self.predict_proba(rows))
+        columns = self.task.input_columns
+        texts = [{field: row.get(column) for field, column in columns.items()} for row in frame_records(rows)]
+        return with_answers(rows, self.answer_rows(texts), [self.task.output_field, "confidence"])
 
     def answers(self, proba: np.ndarray) -> list:
         """Predictions from :meth:`predict_proba` output."""

@@ -157,7 +157,9 @@ def _labelling_program(program: dspy.Module, samples: int) -> dspy.Module:
 
 def _inputs(unlabeled, task) -> list[dict]:
     """The unlabelled inputs as dicts of the task's input fields (a data file is read by the task's columns)."""
-    if isinstance(unlabeled, (str, Path)):
+    from lmprog.data.frames import is_dataframe
+
+    if isinstance(unlabeled, (str, Path)) or is_dataframe(unlabeled):
         unlabeled = task.read_examples(unlabeled, labelled=False)
     rows = [task.inputs_of(item, where=f"unlabeled item {index}") for index, item in enumerate(unlabeled)]
     if not rows:
@@ -166,7 +168,9 @@ def _inputs(unlabeled, task) -> list[dict]:
 
 
 def _gold(gold, task) -> list[dspy.Example]:
-    examples = list(task.read_examples(gold) if isinstance(gold, (str, Path)) else gold)
+    from lmprog.data.frames import is_dataframe
+
+    examples = list(task.read_examples(gold) if isinstance(gold, (str, Path)) or is_dataframe(gold) else gold)
     if not examples:
         raise DataError("the gold data has no examples")
     return examples

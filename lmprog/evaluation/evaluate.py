@@ -43,7 +43,9 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
         lm = compiled.make_lm()
     if lm is None:
         raise ConfigurationError("evaluate() needs an LM for a bare module: pass lm=lmprog.make_lm(...)")
-    examples = list(examples)
+    from lmprog.data.frames import is_dataframe
+
+    examples = list(task.read_examples(examples) if is_dataframe(examples) else examples)
     kind = compiled.output if compiled is not None else outputs.of(module)
     arguments = {"program": type(module).__name__, "task": task.name, "examples": len(examples), "data": data_path,
                  "artifact": artifact_path, "artifact_run": compiled.run_id if compiled is not None else None}
