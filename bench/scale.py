@@ -159,7 +159,7 @@ def classifier_runs(work: Path, rows: int, results: dict) -> None:
     from lmprog.supervised import text_pipeline
 
     train = texts(400)
-    gold = [CUES[t.split()[3]] for t in train]
+    gold = [CUES[t.split()[4]] for t in train]
     pipeline = text_pipeline("tfidf", multi_label=False, balance=True, seed=0).fit(train, gold)
     Distilled(pipeline, TASK, classes=list(pipeline.classes_), ranked=False).save(work / "model.skops")
     data = work / "big.parquet"
@@ -229,7 +229,9 @@ def main() -> None:
     if "classifier" in options.only:
         classifier_runs(work, options.classifier_rows, results)
     if options.json:
-        options.json.write_text(json.dumps(results, indent=2, default=str))
+        previous = json.loads(options.json.read_text()) if options.json.exists() else {}
+        options.json.write_text(json.dumps({**previous, **results}, indent=2, default=str))
+        results = {**previous, **results}
     Console(width=200).print(table(results))
 
 
