@@ -66,6 +66,16 @@ def spam_results(tmp_path):
     return tmp_path
 
 
+def test_dspy_compared_on_the_seeds_both_ran(bench, spam_results):
+    (spam_results / f"sms_spam-dspy-4-{MODEL.replace('/', '_')}-{N}.json").unlink()
+    (spam_results / f"sms_spam-dspy-3-{MODEL.replace('/', '_')}-{N}.json").unlink()
+    summary = bench.summarize(bench.load_results(spam_results, model=MODEL, test=N, seeds=list(SEEDS)))
+    lmprog = summary["sms_spam"]["methods"]["lmprog"]
+    assert lmprog["vs_dspy_seeds"] == 3  # seeds 0, 1, 2
+    assert lmprog["vs_dspy"].value == pytest.approx((55 + 20 + 55) / 180 - 45 / 60)
+    assert summary["sms_spam"]["methods"]["zero-shot"]["vs_dspy"].value == pytest.approx(50 / 60 - 45 / 60)
+
+
 def test_summary_figures(bench, spam_results):
     results = bench.load_results(spam_results, model=MODEL, test=N, tasks=["sms_spam"], seeds=list(SEEDS))
     assert [c["seed"] for c in results["sms_spam"]["lmprog"]] == list(SEEDS)
