@@ -166,3 +166,23 @@ def test_a_report_with_intervals_and_the_floor_renders(browser, tmp_path):
     assert f"it won {SCRIPT}" in browser.find_element(By.ID, "candidates").text
     assert browser.execute_script("return document.scripts.length") == 0
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_a_distill_report_with_the_floor_and_paired_differences_renders(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from lmprog.report import DistillReport
+    from tests.test_report_distill import distilled
+
+    score = {"value": 0.9, "low": 0.8, "high": 0.95, "n": 50}
+    paired = {"scores": {"classifier": score, "supervised floor": score}, "agreement": {},
+              "differences": [{"a": "program", "b": "supervised floor", "metric": "accuracy", "value": -0.06,
+                               "low": -0.12, "high": -0.01, "n": 50, "verdict": "worse"}],
+              "floor": report_with_intervals()["floor"]}
+    report = DistillReport.from_distilled(distilled(), model_path="model.skops", paired=paired)
+    browser.get(report.write_html(tmp_path / "distill.html").as_uri())
+    assert "supervised floor" in browser.find_element(By.ID, "table-comparison").text
+    assert "worse" in browser.find_element(By.ID, "table-differences").text
+    assert "the labels alone do better" in browser.find_element(By.ID, "floor").text
+    assert browser.find_element(By.ID, "plot-cascade").is_displayed()
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -144,11 +144,22 @@ def test_without_per_example_scores_the_compile_report_does_not_pair_the_floor()
                      r"record the program's out-of-fold score on each example\)", flat(rendered(compile_report(program))))
 
 
-def test_an_old_artifact_compile_report_keeps_its_plain_scores():
+def test_an_old_artifacts_dev_scores_get_wilsons_interval_and_are_not_paired():
+    from lmprog.intervals import proportion_interval
+
     old = [{"id": "zero-shot", "dev_score": 0.25}, {"id": "demos-0", "dev_score": 0.75, "stage": "demos"}]
-    data = compile_report(compiled(examples=[], candidates=old, dev_score=0.75, optimizer={"dev": 12})).to_dict()
-    assert data["headline"]["value"] == 0.75 and data["headline"]["before"] == 0.25
+    report = compile_report(compiled(examples=[], candidates=old, dev_score=0.75, optimizer={"dev": 12}))
+    data = report.to_dict()
+    wilson = proportion_interval(9, 12)
+    assert data["headline"]["value"] == {"value": 0.75, "low": wilson.low, "high": wilson.high, "n": 12}
+    assert data["headline"]["before"]["value"] == 0.25 and data["candidates"][1]["interval"]["method"] == "wilson"
     assert "difference" not in data["headline"] and data["floor"]["unknown"].startswith("unknown")
+    text = flat(rendered(report))
+    assert "(+50.0 points)" in text and "the change is not a paired comparison" in text
+    assert "small sample: n=12" in text
+    shares = [{"id": "zero-shot", "dev_score": 0.3}, {"id": "demos-0", "dev_score": 0.71}]  # not a count of 12
+    plain = compile_report(compiled(examples=[], candidates=shares, dev_score=0.71, optimizer={"dev": 12}))
+    assert plain.to_dict()["headline"]["value"] == 0.71
 
 
 def test_the_compile_summary_prints_the_paired_difference_the_artifact_records():

@@ -164,3 +164,5 @@ def test_old_report_data_without_intervals_still_reads_as_before():
     data = {"headline": {"metric": "accuracy", "value": 0.86, "before": 0.61}, "metrics": {"accuracy": 0.86}}
     text = rendered(EvaluationReport.from_dict(data))
     assert "before 0.610 → 0.860  (+25.0 points)" in text and "small sample" not in text
+    assert "the change is not a paired comparison" in " ".join(text.split())
+    assert "not a paired comparison" in EvaluationReport.from_dict(data).to_html()

@@ -195,7 +195,7 @@ def candidate_records(compiled) -> list[dict]:
     candidates = getattr(compiled, "candidates", None)
     if not isinstance(candidates, list):
         return compiled.candidate_scores()
-    return [{k: c[k] for k in CANDIDATE_KEYS if k in c} for c in candidates]
+    return [_with_interval(compiled, {k: c[k] for k in CANDIDATE_KEYS if k in c}) for c in candidates]
 
 
 def candidate_record(compiled, candidate_id: str | None = None) -> dict:
@@ -205,6 +205,22 @@ def candidate_record(compiled, candidate_id: str | None = None) -> dict:
     if candidate_id is None:
         candidate_id = ((getattr(compiled, "optimizer", None) or {}).get("why") or {}).get("chosen")
     if candidate_id is not None:
-        return next((c for c in candidates if c.get("id") == candidate_id), {})
+        return _with_interval(compiled, next((c for c in candidates if c.get("id") == candidate_id), {}))
     score = getattr(compiled, "dev_score", None)
-    return next((c for c in candidates if score is not None and c.get("dev_score") == score), {})
+    return _with_interval(compiled, next((c for c in candidates if score is not None and c.get("dev_score") == score),
+                                         {}))
+
+
+def _with_interval(compiled, record: dict) -> dict:
+    """An older artifact's record, which has no interval, with Wilson's: its dev score of a single-label
+    program is the share of its ``optimizer.dev`` examples answered right."""
+    from lmprog.intervals import proportion_interval
+
+    n = (getattr(compiled, "optimizer", None) or {}).get("dev")
+    score = record.get("dev_score")
+    if "interval" in record or score is None or not n or getattr(compiled, "output", None) is not outputs.LABEL:
+        return record
+    hits = score * n
+    if abs(hits - round(hits)) > 1e-6:
+        return record
+    return record | {"interval": proportion_interval(int(round(hits)), int(n)).to_dict()}

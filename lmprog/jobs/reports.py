@@ -65,14 +65,18 @@ def evaluation_report(evaluation, compiled, *, artifact=None, baseline=None):
     artifact's labelled examples and scored on the same data. The optimizer's dev scores go along as
     context, never as "before" (dev and this data are different examples)."""
     from lmprog.evaluation.floor import floor_on
+    from lmprog.evaluation.intervals_of import score_data
+    from lmprog.evaluation.results import candidate_record
     from lmprog.report import EvaluationReport
 
     before = {"baseline": baseline, "before_label": "zero-shot", "after_label": "compiled"} if baseline else {}
     data = evaluation.report(**before, floor=floor_on(compiled, evaluation))
     if compiled.zero_shot_score is not None:
-        data["metrics"]["dev score, zero-shot (compile)"] = compiled.zero_shot_score
+        data["metrics"]["dev score, zero-shot (compile)"] = (score_data(candidate_record(compiled, "zero-shot").get(
+            "interval")) or compiled.zero_shot_score)
     if compiled.dev_score is not None:
-        data["metrics"]["dev score, compiled (compile)"] = compiled.dev_score
+        data["metrics"]["dev score, compiled (compile)"] = (score_data(candidate_record(compiled).get("interval"))
+                                                            or compiled.dev_score)
     data["program"]["artifact"] = str(artifact) if artifact is not None else None
     return EvaluationReport.from_dict(data)
 

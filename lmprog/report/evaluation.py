@@ -103,8 +103,7 @@ class EvaluationReport(Report):
         yield Rule(Text(f"{self.kind_title}: {self.title}", style="bold"), align="left")
         yield Text(" · ".join(f"{k} {v}" for k, v in self.facts()), style="dim")
         yield self._headline_text()
-        if note := self.headline.note():
-            yield Text(note, style="yellow")
+        yield from (Text(note, style="yellow") for note in self.headline.notes())
         if note := (self.budget or BudgetInfo()).note():
             yield Text(note, style="yellow")
         if others := self.other_metrics():

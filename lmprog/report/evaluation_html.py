@@ -43,8 +43,7 @@ def _summary(report: EvaluationReport) -> str:
         direction = {"red": "down", "green": "up"}.get(report.headline.change_style, "same")
         line += f' <span class="delta {direction}">({escape(delta)})</span>'
     parts = [f'<p class="headline" id="headline-value">{line}</p>']
-    if note := report.headline.note():
-        parts.append(f'<p class="budget" id="small-sample-note">{escape(note)}</p>')
+    parts += [f'<p class="budget headline-note">{escape(note)}</p>' for note in report.headline.notes()]
     if note := (report.budget or BudgetInfo()).note():
         parts.append(f'<p class="budget" id="budget-note">{escape(note)}</p>')
     parts.append(_scores_plot(report))

@@ -21,6 +21,7 @@ __all__ = ["BUDGET_NOTE", "MODULE_COST_COLUMNS", "NO_CONFIDENCE", "BudgetInfo", 
 SOURCES = {"logprobs": "token log-probabilities", "agreement": "agreement across samples"}
 NO_CONFIDENCE = "no confidence available"
 BUDGET_NOTE = "budget reached: kept the best program found so far"
+UNPAIRED_NOTE = "the change is not a paired comparison (no answers of both programs on the same examples): no interval"
 
 
 def usd_text(value: float | None) -> str:
@@ -103,9 +104,12 @@ class Headline(Record):
         change = points_text(self.before, self.value) or ""
         return "red" if change.startswith("-") else "green"
 
-    def note(self) -> str | None:
-        """A warning when the headline rests on few examples."""
-        return small_sample_note(self.value)
+    def notes(self) -> list[str]:
+        """Warnings under the headline: it rests on few examples; its change is not a paired comparison."""
+        notes = [note] if (note := small_sample_note(self.value)) else []
+        if self.before is not None and self.value is not None and self.difference is None:
+            notes.append(UNPAIRED_NOTE)
+        return notes
 
 
 @dataclass
