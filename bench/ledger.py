@@ -1,7 +1,9 @@
-"""Ledger benchmark: hit latency, miss overhead, cached replay vs DSPy's own cache, bytes, CLI start.
+"""Ledger benchmark: hit latency, per-call overhead (one call, and 32 in flight against DSPy), cached replay
+vs DSPy's own cache, bytes, CLI start.
 
-    python bench/ledger.py              # 10,000 calls (about 2 minutes on 2 cores)
-    python bench/ledger.py --calls 2000 # quicker
+    python bench/ledger.py                 # 10,000 calls (about 3 minutes on 2 cores)
+    python bench/ledger.py --calls 2000    # quicker
+    python bench/ledger.py --only overhead # the two overhead ratios alone (bench/overhead.py)
 
 Everything runs against lmprog's test server on 127.0.0.1. Timings are measured in one run and
 compared as ratios; the machine is shared, so absolute numbers move between runs.
@@ -25,6 +27,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from lmprog.testing import TestLMServer, answer_fields  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+import overhead  # noqa: E402
 
 MODEL = "openai/test-model"
 KEY = "sk-bench-not-a-real-key"
@@ -124,24 +129,6 @@ def engine_hit_latency(lm, inputs: list[str], samples: int = 3000) -> list[float
     return timings
 
 
-def miss_overhead(server: TestLMServer, workdir: Path, n: int = 200) -> tuple[float, float]:
-    """Mean ms per call: bare litellm.completion vs an lmprog LM miss, interleaved."""
-    import litellm
-
-    lm = make_lmprog_lm(server.api_base, str(workdir / "miss"))
-    bare, ledgered = [], []
-    for i in range(n):
-        messages = [{"role": "user", "content": f"miss overhead probe {i}"}]
-        started = time.perf_counter()
-        litellm.completion(model=MODEL, api_base=server.api_base, api_key=KEY, messages=messages,
-                           temperature=0.0, max_tokens=1024)
-        bare.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        lm(messages=messages)
-        ledgered.append(time.perf_counter() - started)
-    return statistics.median(bare) * 1000, statistics.median(ledgered) * 1000
-
-
 def cli_cold_start(runs: int = 7) -> float:
     exe = Path(sys.executable).with_name("lmprog")
     command = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "lmprog.cli", "--help"]
@@ -166,11 +153,46 @@ def storage_per_call(api_base: str, workdir: Path, inputs: list[str], shots: int
     return ledger.file_bytes() / count, raw / count
 
 
+def measure_overhead() -> tuple[dict, dict]:
+    """The in-flight comparison and the one-call medians, against test servers in a process of their own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        flight = overhead.in_flight(Path(tmp))
+        with overhead.ServerProcess(0.0) as server:
+            single = overhead.one_call(server.api_base, Path(tmp))
+    return flight, single
+
+
+def overhead_rows(row, flight: dict, single: dict) -> None:
+    ratio = flight["lmprog"] / flight["dspy"]
+    row(f"{flight['threads']} in flight, {flight['latency'] * 1000:.0f} ms server: lmprog.evaluate / dspy.Parallel",
+        f"{flight['lmprog']:.0f} / {flight['dspy']:.0f} calls/s")
+    row("in-flight throughput lmprog / DSPy (plain dspy.LM)", f"{ratio:.2f}", ">= 1.0", ratio >= 1.0)
+    row("one uncached call: bare litellm / lmprog / plain dspy.LM",
+        f"{single['bare']:.2f} / {single['lmprog']:.2f} / {single['dspy']:.2f} ms")
+    one = single["lmprog"] / single["bare"]
+    row("one uncached call lmprog / bare litellm", f"{one:.2f}x ({single['lmprog'] - single['bare']:+.2f} ms)",
+        "<= 1.2x", one <= 1.2)
+
+
+def overhead_only(console: Console) -> None:
+    flight, single = measure_overhead()
+    table = Table(title="lmprog per-call overhead (test servers on 127.0.0.1)")
+    for column in ("measure", "value", "target", "met"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    overhead_rows(lambda measure, value, target="", met=None: table.add_row(
+        measure, value, target, "" if met is None else ("yes" if met else "NO")), flight, single)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10_000, help="calls in the cached replay (default 10,000)")
+    parser.add_argument("--only", choices=["overhead"], help="measure only the per-call overhead")
     args = parser.parse_args()
     console = Console(width=120)
+    if args.only == "overhead":
+        overhead_only(console)
+        return
     inputs = texts(args.calls)
     rule = lambda body: answer_fields(label="ham")  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp, TestLMServer(rule=rule) as server:
@@ -189,7 +211,6 @@ def main() -> None:
         probes = [f"probe {i}" for i in range(2000)]
         engine_hit_latency(lm, probes)  # first pass records the calls
         engine_hits = engine_hit_latency(lm, probes)
-        bare_ms, ledgered_ms = miss_overhead(server, workdir)
 
         console.print("replaying in fresh processes ...")
         requests_before = server.request_count
@@ -201,6 +222,7 @@ def main() -> None:
         storage = {shots: storage_per_call(server.api_base, workdir / f"storage{shots}", storage_inputs, shots)
                    for shots in (0, 4)}
         help_seconds = cli_cold_start()
+    flight, single = measure_overhead()
 
     n = args.calls
     table = Table(title=f"lmprog ledger benchmark ({n:,} calls, test server on 127.0.0.1)")
@@ -214,9 +236,7 @@ def main() -> None:
     row("hit lookup p50 (ledger.get)", f"{p50:.1f} µs", "<= 200 µs", p50 <= 200)
     row("hit lookup p99 (ledger.get)", f"{p99:.1f} µs")
     row("hit through lm(...) p50 / p99", f"{percentile(engine_hits, .5):.0f} / {percentile(engine_hits, .99):.0f} µs")
-    row("miss: bare litellm call (median)", f"{bare_ms:.2f} ms")
-    row("miss: lmprog LM call (median)", f"{ledgered_ms:.2f} ms")
-    row("miss overhead", f"{ledgered_ms - bare_ms:+.2f} ms ({ledgered_ms / bare_ms:.2f}x)")
+    overhead_rows(row, flight, single)
     row("fill: lmprog / DSPy cache (calls/s)", f"{n / fill_lmprog:,.0f} / {n / fill_dspy:,.0f}")
     ratio_cold = (n / lmprog_cold) / (n / dspy_cold)
     row("replay, new process: lmprog (calls/s)", f"{n / lmprog_cold:,.0f}")

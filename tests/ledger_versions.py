@@ -1,5 +1,5 @@
 """Ledger files at an older schema, made from a current one by undoing its later migrations (what an older
-lmprog wrote: its tables, its migration records, its journal mode)."""
+lmprog wrote: its tables, its migration records), in rollback-journal mode like the committed examples."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def downgrade(path: Path, version: int) -> Path:
             conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", (name,))
         conn.execute("COMMIT")
         conn.execute("VACUUM")
+        conn.execute("PRAGMA journal_mode=DELETE")  # as the committed examples are (a copy may be in WAL mode)
     finally:
         conn.close()
     return path

@@ -44,6 +44,8 @@ class Claims:
         self._connections = connections
         self._lock = threading.Lock()
         self._inflight: dict[str, threading.Event] = {}
+        self._held: set[str] = set()  # keys whose claims row this object wrote
+        self._settled: set[str] = set()  # held keys whose claims row a stored answer has deleted
         self.owner = uuid.uuid4().hex
         _open_owners.add(self.owner)
         weakref.finalize(self, _open_owners.discard, self.owner)
@@ -73,6 +75,13 @@ class Claims:
             with self._lock:
                 self._inflight.pop(key).set()
 
+    def answered(self, key: str) -> None:
+        """The key's answer was stored, and its claim row deleted in the same transaction: releasing the
+        claim (if this object holds it) has nothing left to write."""
+        with self._lock:
+            if key in self._held:
+                self._settled.add(key)
+
     def _take(self, key: str) -> bool:
         """Take the key's claim, waiting while a live holder has it or until its answer is stored."""
         blob, waited = bytes.fromhex(key), False
@@ -80,10 +89,14 @@ class Claims:
         while True:
             with self._connections.write() as conn:
                 row = conn.execute("SELECT pid, owner, claimed_at FROM claims WHERE key = ?", (blob,)).fetchone()
-                if row is None or self._void(*row):
+                taken = row is None or self._void(*row)
+                if taken:
                     conn.execute("INSERT OR REPLACE INTO claims (key, pid, owner, claimed_at) VALUES (?, ?, ?, ?)",
                                  (blob, os.getpid(), self.owner, time.time()))
-                    return waited
+            if taken:
+                with self._lock:
+                    self._held.add(key)
+                return waited
             if self._answered(blob):
                 return True
             waited = True
@@ -102,6 +115,11 @@ class Claims:
             "SELECT 1 FROM calls WHERE key = ? AND error_kind IS NULL", (blob,)).fetchone() is not None
 
     def _release(self, key: str) -> None:
+        with self._lock:
+            self._held.discard(key)
+            if key in self._settled:
+                self._settled.discard(key)
+                return
         with self._connections.write() as conn:
             conn.execute("DELETE FROM claims WHERE key = ? AND pid = ? AND owner = ?",
                          (bytes.fromhex(key), os.getpid(), self.owner))

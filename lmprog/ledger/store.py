@@ -168,6 +168,8 @@ class Ledger:
                 values,
             )
         self._texts.stored(new_texts)
+        if record.error_kind is None:
+            self._claims.answered(record.key)
         self._run_state.maybe_flush()
 
     def claim(self, key: str) -> contextlib.AbstractContextManager[bool]:

@@ -124,8 +124,11 @@ def _api_engine(model: str, *, api_base: str | None, api_key: str | None, timeou
 
     options = {k: v for k, v in {"api_base": api_base, "api_key": api_key, "timeout": timeout}.items()
                if v is not None}
-    cls = OpenAICompatibleEngine if api_base else CheckedLiteLLMEngine
-    return cls(**options)
+    fallback = (OpenAICompatibleEngine if api_base else CheckedLiteLLMEngine)(**options)
+    from lmprog.lm.native import native_engine
+
+    # DSPy's native route where a plain dspy.LM would take it (far less CPU per call), LiteLLM otherwise.
+    return native_engine(model, api_base=api_base, api_key=api_key, timeout=timeout, fallback=fallback) or fallback
 
 
 __all__ = ["make_lm", "open_ledger", "DEFAULT_MODEL"]
