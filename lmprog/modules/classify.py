@@ -18,6 +18,7 @@ from lmprog import outputs
 from lmprog.errors import ConfigurationError
 from lmprog.lm.context import module_name
 from lmprog.modules import confidence as conf
+from lmprog.modules import label_probabilities as lp
 from lmprog.modules.context_fit import fit_inputs
 from lmprog.modules.nearest import NearestDemos
 from lmprog.modules.protocol import CompilePhase, LabelModuleBase, check_params, without_demos
@@ -30,13 +31,25 @@ NEAREST_MIN, NEAREST_MAX = 4, 8  # nearest demos shown per input
 class LabelAdapter(dspy.JSONAdapter):
     """DSPy's JSON adapter with one output field's JSON schema restricted to a list of label names."""
 
-    def __init__(self, field: str, names: list[str], *, multi: bool = False):
+    def __init__(self, field: str, names: list[str], *, multi: bool = False, measure: bool = False):
         super().__init__()
         self.field, self.names, self.multi = field, list(names), multi
+        self.measure = measure  # ask for the distribution over the labels (modules.label_probabilities)
 
     @classmethod
-    def for_task(cls, task: Task) -> LabelAdapter:
-        return cls(task.output_field, task.labels.names, multi=task.multi_label)
+    def for_task(cls, task: Task, *, measure: bool = False) -> LabelAdapter:
+        return cls(task.output_field, task.labels.names, multi=task.multi_label, measure=measure)
+
+    def __call__(self, lm, lm_kwargs, signature, demos, inputs):
+        if not self.measure:
+            return super().__call__(lm, lm_kwargs, signature, demos, inputs)
+        # DSPy's own pipeline, but the call is a typed request that asks for label probabilities.
+        self._prepare_response_format(lm, lm_kwargs, signature)
+        processed = self._call_preprocess(lm, lm_kwargs, signature, inputs)
+        response = lp.call(lm, self.format(processed, demos, inputs), lm_kwargs)
+        values = self._call_postprocess(processed, signature, [lp.answer_text(response)], lm, lm_kwargs)
+        values[0][lp.LABEL_PROBABILITIES] = lp.distribution(response, self.field)
+        return values
 
     def _prepare_response_format(self, lm, lm_kwargs, signature):
         if not lm.supports_response_schema or "response_format" not in lm.supported_params:
@@ -74,15 +87,17 @@ class Classify(LabelModuleBase):
         reasoning: think step by step before answering (``dspy.ChainOfThought``).
         samples: answers drawn per example; above 1 the majority label wins.
         sample_temperature: temperature for those samples.
-        logprobs: ask for token log-probabilities (None: when the LM supports them, except
-            local models, where they make every call 2.5x slower).
+        logprobs: confidence from the model's probabilities: token log-probabilities, or on the
+            embedded model the label probabilities (None: when the LM supports logprobs, except local
+            models, so their cached answers stay valid).
         nearest: above 0, the predictor's demos are a pool and each input is shown the ``nearest``
             pool examples most like it (bm25 over the inputs) instead of all of them.
 
     Every prediction has ``label`` (or ``labels``), ``confidence`` in [0, 1] or None, and
-    ``confidence_source``: ``"logprobs"`` (probability of the label's tokens), ``"agreement"``
-    (share of samples that agree), or None when neither is available. ``raw`` is the answer as
-    the LM wrote it and ``unparsed`` what in it matched no label.
+    ``confidence_source``: ``"logprobs"`` (probability of the label's tokens), ``"label_probabilities"``
+    (the label's share of the model's distribution over the label list, which is ``label_probabilities``),
+    ``"agreement"`` (share of samples that agree), or None when none is available. ``raw`` is the answer
+    as the LM wrote it and ``unparsed`` what in it matched no label.
     """
 
     multi_label = False
@@ -182,12 +197,14 @@ class Classify(LabelModuleBase):
         config: dict[str, Any] = {}
         if self.samples > 1:
             config.update(n=self.samples, temperature=self.sample_temperature)
-        elif self._wants_logprobs(lm):
+        measure = self.samples == 1 and not self.multi_label and self._wants_logprobs(lm) and lp.measures(lm)
+        if self.samples == 1 and self._wants_logprobs(lm) and not measure:
             config["logprobs"] = True
         demos = self._demos_for(inputs)
         inputs = fit_inputs(inputs, self.predict, lm, demos)
         shown = {} if demos is None else {"demos": demos}
-        with module_name(f"{type(self).__name__}:{self.task.name}"), constrained(lm, LabelAdapter.for_task(self.task)):
+        adapter = LabelAdapter.for_task(self.task, measure=measure)
+        with module_name(f"{type(self).__name__}:{self.task.name}"), constrained(lm, adapter):
             try:
                 prediction = self.predict(**inputs, config=config, **shown)
             except AdapterParseError as error:
@@ -195,7 +212,8 @@ class Classify(LabelModuleBase):
         field = self.task.output_field
         answers = prediction.completions[field] if self.samples > 1 else [prediction[field]]
         logprobs = prediction.get("logprobs") if self.samples == 1 else None
-        return self._from_answers(answers, logprobs=logprobs, reasoning=prediction.get("reasoning"))
+        return self._from_answers(answers, logprobs=logprobs, reasoning=prediction.get("reasoning"),
+                                  probabilities=prediction.get(lp.LABEL_PROBABILITIES) if measure else None)
 
     def _demos_for(self, inputs: dict) -> list | None:
         """With ``nearest`` set, the predictor's demos are a pool and each input is shown its nearest ones."""
@@ -211,7 +229,8 @@ class Classify(LabelModuleBase):
             return self.logprobs
         return "logprobs" in lm.supported_params and not str(lm.model).startswith("local/")
 
-    def _from_answers(self, answers: list, *, logprobs=None, reasoning=None, parse_error=False) -> dspy.Prediction:
+    def _from_answers(self, answers: list, *, logprobs=None, reasoning=None, parse_error=False,
+                      probabilities=None) -> dspy.Prediction:
         parsed = [self.task.labels.parse(_as_text(answer), multi=self.multi_label) for answer in answers]
         raw = _as_text(answers[0])
         unparsed = [piece for result in parsed for piece in result.unparsed]
@@ -226,10 +245,14 @@ class Classify(LabelModuleBase):
             source = conf.AGREEMENT
         else:
             label = parsed[0].label
-            score = conf.from_logprobs(logprobs, raw, label) if logprobs and label else None
-            source = conf.LOGPROBS if score is not None else None
+            if probabilities and label in probabilities:
+                score, source = probabilities[label], lp.LABEL_PROBABILITIES
+            else:
+                score = conf.from_logprobs(logprobs, raw, label) if logprobs and label else None
+                source = conf.LOGPROBS if score is not None else None
         return dspy.Prediction(label=label, confidence=score, confidence_source=source, raw=raw,
-                               unparsed=unparsed, parse_error=parse_error, reasoning=reasoning)
+                               unparsed=unparsed, parse_error=parse_error, reasoning=reasoning,
+                               label_probabilities=probabilities)
 
 
 class MultiLabelClassify(Classify):
