@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from lmprog.cli import cache, programs, running
+from lmprog.cli import cache, label, programs, running
 from lmprog.errors import LmprogError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(cache.cache_app, name="cache")
 programs.register(app)
 running.register(app)
+label.register(app)
 
 
 def main() -> None:
