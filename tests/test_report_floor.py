@@ -273,6 +273,7 @@ def test_the_evaluate_job_reports_floor_and_paired_baseline(server, tmp_path, mo
     report = evaluate_file(artifact, data, api_base=server.api_base, ledger=tmp_path / "ledger.db", baseline=True,
                            report=tmp_path / "r.html", threads=2)
     out = report.to_dict()
+    assert "selection" not in out  # the artifact records no why
     assert out["headline"]["difference"]["verdict"] == "no detectable difference"
     assert out["floor"]["paired"]["difference"]["verdict"] == "worse"
     text = flat(rendered(report))

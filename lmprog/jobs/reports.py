@@ -77,6 +77,8 @@ def evaluation_report(evaluation, compiled, *, artifact=None, baseline=None):
     if compiled.dev_score is not None:
         data["metrics"]["dev score, compiled (compile)"] = (score_data(candidate_record(compiled).get("interval"))
                                                             or compiled.dev_score)
+    if compiled.optimizer.get("why"):
+        data["selection"] = compiled.optimizer["why"]
     data["program"]["artifact"] = str(artifact) if artifact is not None else None
     return EvaluationReport.from_dict(data)
 
