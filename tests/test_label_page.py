@@ -253,3 +253,19 @@ def test_server_killed_midway_loses_nothing_and_duplicates_nothing(browser, fold
     labels = ["ham", "spam", "promo"] * 2
     assert rows(folder)[2:] == [{"text": t, "label": label} for t, label in zip(texts, labels)]
     assert len(rows(folder)) == 8
+
+
+def test_multi_label_rows_take_every_ticked_label(browser, folder):
+    from selenium.webdriver.common.keys import Keys
+
+    (folder / "task.toml").write_text(TASK.replace("[inputs]", "multi_label = true\n[inputs]"))
+    (folder / "train.jsonl").write_text('{"text": "hello", "labels": ["ham"]}\n')
+    queue(folder, ["sale on ham sandwiches"])
+    server = Server(folder, "--queue", "queue.jsonl")
+    try:
+        open_page(browser, server.url)
+        press(browser, "1", " ", "3", " ", Keys.ENTER)
+        answered(browser, 1)
+    finally:
+        server.stop()
+    assert rows(folder)[-1] == {"text": "sale on ham sandwiches", "labels": ["ham", "promo"]}

@@ -277,3 +277,16 @@ def test_the_label_loops_queue_and_audit_formats(tmp_path):
     again.answer(flag.id, ["promo"])
     again.close()
     assert rows_of(tmp_path / "train.jsonl")[0] == {"text": "hello", "label": "promo"}
+
+
+def test_multi_label_answers_in_jsonl_and_csv(tmp_path):
+    (tmp_path / "task.toml").write_text(TASK.format(train="train.csv").replace("[inputs]", "multi_label = true\n[inputs]"))
+    (tmp_path / "train.csv").write_text("text,labels\nhello,ham\n")
+    task = Task.from_toml(tmp_path / "task.toml")
+    session = LabelSession.open(task, queue=write_queue(tmp_path, ["cheap ham"]))
+    with pytest.raises(DataError, match="not a label"):
+        session.answer(session.items[0].id, ["ham", "nope"])
+    session.answer(session.items[0].id, ["promo", "ham", "promo"])
+    session.close()
+    assert (tmp_path / "train.csv").read_text() == "text,labels\nhello,ham\ncheap ham,promo|ham\n"
+    assert [e["labels"] for e in task.read_examples(tmp_path / "train.csv")] == [["ham"], ["promo", "ham"]]

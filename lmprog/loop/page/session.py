@@ -119,8 +119,9 @@ class LabelSession:
         current = as_labels(item.record.get(self.task.label_column), self.task.data.label_separator or "|")
         return (item.original if _same(labels, current) else self.file(item.file).text_of(record)), action
 
-    def item_state(self, item: Item) -> dict:
-        last = self.journal.final_answers().get(item.id)
+    def item_state(self, item: Item, finals: dict[str, dict] | None = None) -> dict:
+        """What the page shows of ``item``; ``finals`` are the journal's final answers, when known already."""
+        last = (self.journal.final_answers() if finals is None else finals).get(item.id)
         return {"id": item.id, "kind": item.kind, "inputs": list(item.inputs.items()), "context": item.context,
                 "given": item.given, "suggested": item.suggested, "answer": last["labels"] if last else None,
                 "action": last["action"] if last else None, "error": self.errors.get(item.id)}
@@ -128,7 +129,8 @@ class LabelSession:
     def state(self) -> dict:
         """Everything the page shows: the task, its labels and every item with its answer so far."""
         with self._lock:
-            items = [self.item_state(item) for item in self.items]
+            finals = self.journal.final_answers()
+            items = [self.item_state(item, finals) for item in self.items]
         labels = [{"name": label.name, "description": label.description or ""} for label in self.task.labels]
         return {"task": self.task.name, "multi": self.task.multi_label, "labels": labels,
                 "file": self.target.name, "items": items,
