@@ -75,6 +75,9 @@ def test_the_classifier_wins_when_the_labels_alone_do_better(server, lm_for, tmp
     loaded = lmprog.load(compiled.save(tmp_path / "classifier.json"))
     assert loaded.predict(["my card is stuck", "please refund me"]) == ["card", "refund"]
     assert server.request_count == before  # the classifier program makes no LM call
+    baseline = loaded.zero_shot_program()  # what evaluate --baseline compares with: the LM program it beat
+    assert type(baseline).__name__ == "Classify" and baseline.predict.demos == []
+    assert loaded.candidates[[c["id"] for c in loaded.candidates].index("classifier")]["example_scores"]
 
 
 def test_the_shortlist_and_a_vote_save_and_load(server, lm_for, tmp_path):

@@ -129,6 +129,19 @@ class CompiledProgram:
 
     # ------------------------------------------------------------------------------ reading
 
+    def zero_shot_program(self) -> dspy.Module:
+        """The program as it was before compile: the module the compile started from (recorded in the optimizer
+        section, so a compile that shipped the classifier still has the LM program it was weighed against), else
+        the program's own ``zero_shot()``."""
+        from lmprog.modules.program_file import module_classes
+        from lmprog.modules.protocol import zero_shot
+
+        recorded = (self.optimizer or {}).get("zero_shot_program") or {}
+        cls = module_classes().get(recorded.get("class", ""))
+        if cls is not None and type(self.program).__name__ != recorded["class"]:
+            return zero_shot(cls.from_params(self.task, recorded.get("params") or {}))
+        return zero_shot(self.program)
+
     def labelled_examples(self) -> list[dspy.Example]:
         """:attr:`examples` as ``dspy.Example`` objects with the task's inputs marked."""
         fields = self.task.input_fields

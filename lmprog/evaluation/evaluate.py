@@ -80,4 +80,4 @@ def example_result(index: int, example: dspy.Example, outcome: Outcome, module, 
 
 def zero_shot_version(program):
     """``program`` (a CompiledProgram or a module) as it was before compile, as the module says."""
-    return zero_shot(program.program if isinstance(program, CompiledProgram) else program)
+    return program.zero_shot_program() if isinstance(program, CompiledProgram) else zero_shot(program)

@@ -20,6 +20,7 @@ import dspy
 from lmprog.artifact import CompiledProgram, lm_settings
 from lmprog.errors import ConfigurationError, DataError
 from lmprog.ledger import call_key
+from lmprog.modules.protocol import params_of
 from lmprog.optimize.families import FAMILIES, demo_count
 from lmprog.optimize.search import PhasedSearch, SearchSettings
 from lmprog.run import Budget, open_run
@@ -116,7 +117,9 @@ def _result(program, search: PhasedSearch, best: dict, lm, teacher, optimizer, s
         program=search.build(best), task=program.task, lm=lm_settings(lm) or {},
         optimizer={"name": optimizer, "seed": seed, "settings": settings.to_dict(),
                    "teacher": (lm_settings(teacher) or {}).get("model"), "examples": n, "folds": k,
-                   "train": n - n // k, "dev": n // k, "why": search.why, **details},
+                   "train": n - n // k, "dev": n // k, "why": search.why,
+                   "zero_shot_program": {"class": type(search.base).__name__,
+                                         "params": params_of(search.base)}, **details},
         candidates=search.candidates, dev_score=best["dev_score"], run_id=run.run_id,
         budget={"max_calls": tracker.budget.max_calls, "max_usd": tracker.budget.max_usd,
                 "stopped_early": tracker.exhausted},

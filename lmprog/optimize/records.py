@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmprog.intervals import Difference, paired_difference
+from lmprog.intervals import Difference, paired_difference, proportion_interval
 from lmprog.optimize.crossval import CrossValidation, Recipe
 
 
@@ -15,10 +15,16 @@ def candidate_record(shown: str, recipe: Recipe, cv: CrossValidation, baseline: 
     a 95% interval, its paired difference to the baseline (zero-shot, or the phase's starting program) on the
     same examples, and the instructions and demos of its tuned predictor as built from every example."""
     seen = sorted(cv.scores[recipe.id])
-    interval = cv.interval(recipe.id, seen, seed=seed)
+    values = [cv.scores[recipe.id][i] for i in seen]
+    if all(v in (0.0, 1.0) for v in values):  # right or wrong: a share, with Wilson's interval
+        interval = proportion_interval(int(sum(values)), len(values))
+    else:
+        interval = cv.interval(recipe.id, seen, seed=seed)
     record = {"id": shown, "family": recipe.family, "dev_score": round(interval.value, 6), "n": len(seen),
               "interval": _rounded(interval.to_dict()), "errors": cv.errors.get(recipe.id, 0),
               "calls_lm": recipe.calls}
+    if len(seen) == len(cv.examples):  # scored on every example: paired comparisons can use each one
+        record["example_scores"] = [round(cv.scores[recipe.id][i], 6) for i in range(len(cv.examples))]
     if stage:
         record["stage"] = stage
     common = [i for i in seen if i in baseline]
