@@ -11,7 +11,8 @@ grammar, and the distribution over the enum's values is measured on the same mod
   product along its path (the first differing token of each value, and of each group of values that
   share a prefix, decides);
 - logits on the path the answer took were recorded while it was generated (a logits processor);
-  other branching nodes cost one single-token decode per token on their path, from the KV cache.
+  other branching nodes cost one single-token decode per token on their path, from the KV cache;
+  a group of values that together has less than ``MIN_SCORED`` (0.1%) is split evenly instead.
 
 The distribution is normalized over the enum, so it sums to 1; it is the model's own, before the
 sampler (temperature, penalties) changes anything.
@@ -27,6 +28,7 @@ import numpy as np
 
 METHOD = "candidate_sequence_likelihood"  # lm15's name for a distribution measured by scoring each candidate
 _END = None  # the trie key that ends a value (the closing quote)
+MIN_SCORED = 1e-3  # a group of values sharing less probability than this is split evenly, not scored further
 _CLOSING = re.compile(rb'" ?[},]?')  # tokens that close a string value in the JSON grammar
 
 
@@ -128,6 +130,10 @@ class Scorer:
             after = n_past + len(path)
             # On the answer's own path the logits were recorded while it was generated.
             deeper = walk.rows.get(after) if walk.answer[n_past:after] == path else None
+            if deeper is None and mass * share < MIN_SCORED:
+                for value in below:  # too little mass to be worth a decode: shared evenly
+                    walk.out[value] += mass * share / len(below)
+                continue
             if deeper is None:
                 deeper = self._decode(n_past, path)
             self._walk(walk, child, after, deeper, mass * share)
