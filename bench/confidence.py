@@ -10,8 +10,11 @@ the label list measured on the same model state, ``confidence_source="label_prob
 Passes alternate (plain then measured, then measured then plain) so the KV-cache prefix reuse and
 any drift in machine load fall on both alike; each call sees the same shared prefix (the system
 prompt) from the call before it. Times are process CPU seconds (this process's llama.cpp threads;
-``--threads 1`` by default, so a busy machine inflates no spin-waiting) and wall seconds.
-Target: the measured answer at most 1.5x the plain one. Also reported: whether both passes gave the
+``--threads 1`` by default, so a busy machine inflates no spin-waiting) and wall seconds. On a shared
+machine a single call's time varies a lot (the prompt's batch dominates it), so the measurement's own CPU
+time (the logits kept while answering and the scoring, timed inside the engine) is reported too: "ratio
+accounted" is 1 + that time over the plain answers' time, the overhead without the noise.
+Target: the measured answer at most 1.5x the plain one (both ratios). Also reported: whether both passes gave the
 same labels (they should: the grammar and greedy decoding are unchanged), accuracy, and the mean
 confidence of right and wrong answers.
 """
@@ -61,15 +64,36 @@ def _example(row: dict):
     return dspy.Example(text=row["text"], label=row["label"]).with_inputs("text")
 
 
+SPENT = {"measuring": 0.0}  # CPU seconds inside the measurement (the logits processor and the scorer)
+
+
+def instrument() -> None:
+    """Count the CPU time the measurement itself takes: the logits kept while answering, and the scoring."""
+    from lmprog.lm import local_judgments
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                SPENT["measuring"] += time.process_time() - started
+        return wrapper
+
+    local_judgments.Scorer.measure = timed(local_judgments.Scorer.measure)
+    local_judgments.LogitRows.__call__ = timed(local_judgments.LogitRows.__call__)
+
+
 def one_pass(program, rows: list[dict], lm) -> list[dict]:
     import dspy
 
     answers = []
     with dspy.context(lm=lm):
         for row in rows:
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, spent = time.process_time(), time.perf_counter(), SPENT["measuring"]
             prediction = program(text=row["text"])
             answers.append({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+                            "measuring": SPENT["measuring"] - spent,
                             "label": prediction.label, "gold": row["label"], "confidence": prediction.confidence,
                             "source": prediction.confidence_source})
     return answers
@@ -100,6 +124,8 @@ def summary(results: dict[str, list[dict]]) -> dict:
         "measured_cpu_s": statistics.median(a["cpu"] for a in measured),
         "ratio_cpu": total["cpu"]["measured"] / total["cpu"]["plain"],
         "ratio_wall": total["wall"]["measured"] / total["wall"]["plain"],
+        "measuring_cpu_s": statistics.median(a["measuring"] for a in measured),
+        "ratio_accounted": 1 + sum(a["measuring"] for a in measured) / total["cpu"]["plain"],
         "same_labels": sum(p["label"] == m["label"] for p, m in zip(plain, measured)) / len(plain),
         "accuracy": sum(a["label"] == a["gold"] for a in measured) / len(measured),
         "with_confidence": sum(a["source"] == "label_probabilities" for a in measured) / len(measured),
@@ -109,15 +135,17 @@ def summary(results: dict[str, list[dict]]) -> dict:
 
 
 def table(figures: dict[str, dict]) -> str:
-    header = ("| task | demos | calls | plain CPU s (median) | with probabilities CPU s | ratio CPU (total) | "
-              "ratio wall | same labels | accuracy | mean confidence right / wrong |")
-    lines = [header, "|" + "---|" * 10]
+    header = ("| task | demos | calls | plain CPU s (median) | with probabilities CPU s | measuring CPU s | "
+              "ratio CPU (total) | ratio accounted | ratio wall | same labels | accuracy | "
+              "mean confidence right / wrong |")
+    lines = [header, "|" + "---|" * 12]
     for key, f in figures.items():
         task, demos = key.rsplit("/", 1)
         right = "-" if f["confidence_right"] is None else f"{f['confidence_right']:.2f}"
         wrong = "-" if f["confidence_wrong"] is None else f"{f['confidence_wrong']:.2f}"
         lines.append(f"| {task} | {demos} | {f['calls']} | {f['plain_cpu_s']:.2f} | {f['measured_cpu_s']:.2f} | "
-                     f"{f['ratio_cpu']:.2f}x | {f['ratio_wall']:.2f}x | {f['same_labels']:.0%} | {f['accuracy']:.0%} | "
+                     f"{f['measuring_cpu_s']:.3f} | {f['ratio_cpu']:.2f}x | {f['ratio_accounted']:.2f}x | "
+                     f"{f['ratio_wall']:.2f}x | {f['same_labels']:.0%} | {f['accuracy']:.0%} | "
                      f"{right} / {wrong} |")
     return "\n".join(lines)
 
@@ -132,6 +160,7 @@ def main() -> None:
     os.environ["LMPROG_THREADS"] = str(args.threads)
     import lmprog
 
+    instrument()
     lm = lmprog.make_lm("local/smollm2", cache="off")
     figures = {}
     for name in args.tasks.split(","):
@@ -142,7 +171,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=1))
-    worst = max(f["ratio_cpu"] for f in figures.values())
+    worst = max(max(f["ratio_cpu"], f["ratio_accounted"]) for f in figures.values())
     verdict = "met" if worst <= TARGET else "MISSED"
     print(f"\nworst ratio {worst:.2f}x (target at most {TARGET}x): {verdict}")  # noqa: T201
 
