@@ -290,3 +290,15 @@ def test_multi_label_answers_in_jsonl_and_csv(tmp_path):
     session.close()
     assert (tmp_path / "train.csv").read_text() == "text,labels\nhello,ham\ncheap ham,promo|ham\n"
     assert [e["labels"] for e in task.read_examples(tmp_path / "train.csv")] == [["ham"], ["promo", "ham"]]
+
+
+def test_a_torn_first_write_of_a_new_csv_is_redone(tmp_path):
+    task = make_task(tmp_path, train="new.csv", rows="text,la")  # killed while writing the header
+    session = LabelSession.open(task, queue=write_queue(tmp_path, ["win cash"]))
+    session.answer(session.items[0].id, ["spam"])
+    session.close()
+    assert (tmp_path / "new.csv").read_text() == "text,label\nwin cash,spam\n"
+    (tmp_path / "other.csv").write_text("text,label\nwin c")  # killed while writing the first row
+    labelled = LabelledFile(tmp_path / "other.csv", columns=["text", "label"])
+    assert labelled.ensure(labelled.text_of({"text": "win cash", "label": "spam"})) == "appended"
+    assert (tmp_path / "other.csv").read_text() == "text,label\nwin cash,spam\n"

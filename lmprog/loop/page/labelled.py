@@ -39,12 +39,15 @@ class LabelledFile:
         if self.suffix not in WRITABLE:
             raise ConfigurationError(f"answers cannot be written to {self.path}: lmprog appends labelled rows to "
                                      f"{', '.join(WRITABLE)} files (convert it, or point [data] train at one)")
+        self.columns = list(columns)
         self.header = self._read_header() if self.suffix != ".jsonl" else None
         if self.header is not None:
             missing = [c for c in columns if c not in self.header]
-            if missing:
+            if missing and self._torn():
+                self.header = None
+            elif missing:
                 raise DataError(f"{self.path} has no column {missing[0]!r}; its header is {', '.join(self.header)}")
-        self.columns = self.header or list(columns)
+        self.columns = self.header or self.columns
 
     def _read_header(self) -> list[str] | None:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -52,6 +55,11 @@ class LabelledFile:
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
             first = next(csv.reader(handle, delimiter="\t" if self.suffix == ".tsv" else ","), None)
         return [c.strip() for c in first] if first else None
+
+    def _torn(self) -> bool:
+        """Whether the file is only the start of the header lmprog writes first (a kill tore its first write)."""
+        content = self.read()
+        return not content.endswith("\n") and self.header_text().startswith(content)
 
     # -- rows as text ---------------------------------------------------------------------------
 
@@ -103,6 +111,9 @@ class LabelledFile:
 
     def _append(self, content: str, text: str) -> None:
         created, prefix = not self.path.exists(), ""
+        if content and not content.endswith("\n") and (self.header_text() + text).startswith(content):
+            self._truncate(0)  # the file's first write (header and row), torn by a kill: write it whole
+            content = ""
         if not content and self.suffix != ".jsonl":
             prefix = self.header_text()
         elif content and not content.endswith("\n"):
