@@ -38,6 +38,9 @@ _EXPORTS = {
     "Distilled": "lmprog.distillation",
     "Cascade": "lmprog.distillation",
     "load_distilled": "lmprog.distillation",
+    "suggest": "lmprog.loop",
+    "audit": "lmprog.loop",
+    "estimate": "lmprog.loop",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -50,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lmprog.optimize.plan import plan
     from lmprog.evaluation import Evaluation, evaluate
     from lmprog.distillation import Cascade, Distilled, distill, load_distilled
+    from lmprog.loop import audit, estimate, suggest
     from lmprog.data import load_examples
     from lmprog.errors import LmprogError
     from lmprog.labels import LabelSpace

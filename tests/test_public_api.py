@@ -7,7 +7,8 @@ import lmprog
 
 EXPECTED = ["Budget", "CompiledProgram", "load", "compile", "plan", "evaluate", "Evaluation", "Classify", "InferRetrieveRank", "LabelRetriever", "LabelSpace", "Ledger", "LmprogError",
             "MultiLabelClassify", "Task", "__version__", "errors", "load_examples", "make_lm", "metrics",
-            "module_name", "open_ledger", "distill", "Distilled", "Cascade", "load_distilled"]
+            "module_name", "open_ledger", "distill", "Distilled", "Cascade", "load_distilled", "suggest", "audit",
+            "estimate"]
 
 
 def test_exported_names():

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from lmprog.cli import cache, label, programs, running
+from lmprog.cli import cache, label, loop, programs, running
 from lmprog.errors import LmprogError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(cache.cache_app, name="cache")
 programs.register(app)
 running.register(app)
 label.register(app)
+loop.register(app)
 
 
 def main() -> None:
