@@ -302,3 +302,26 @@ def test_a_torn_first_write_of_a_new_csv_is_redone(tmp_path):
     labelled = LabelledFile(tmp_path / "other.csv", columns=["text", "label"])
     assert labelled.ensure(labelled.text_of({"text": "win cash", "label": "spam"})) == "appended"
     assert (tmp_path / "other.csv").read_text() == "text,label\nwin cash,spam\n"
+
+
+def test_the_audit_reports_json(tmp_path, monkeypatch):
+    """``lmprog audit --json``: ``data`` as given on its command line, flags with row, text, inputs and evidence."""
+    task = make_task(tmp_path, rows='{"text": "hello", "label": "ham"}\n{"text": "WIN", "label": "ham"}\n')
+    (tmp_path / "reports").mkdir()
+    report = {"kind": "audit", "title": "sms · label audit", "data": "train.jsonl", "examples": 2,
+              "flags": [{"row": 1, "text": "WIN", "inputs": {"text": "WIN"}, "given": "ham", "suggested": "spam",
+                         "quality": 0.0123, "given_probability": 0.1, "suggested_probability": 0.9,
+                         "evidence": ["TF-IDF classifier: spam 0.93"], "program_answer": None,
+                         "program_confidence": None}]}
+    (tmp_path / "reports" / "audit.json").write_text(json.dumps(report))
+    monkeypatch.chdir(tmp_path)  # where lmprog audit ran: data is relative to it
+    session = LabelSession.open(task, audit=Path("reports/audit.json"))
+    flag = session.items[0]
+    assert flag.given == ["ham"] and flag.suggested == ["spam"]
+    assert [key for key, _ in flag.context] == ["quality", "given_probability", "suggested_probability", "evidence"]
+    session.answer(flag.id, ["spam"])
+    session.close()
+    assert rows_of(tmp_path / "train.jsonl")[1] == {"text": "WIN", "label": "spam"}
+    (tmp_path / "reports" / "audit.json").write_text(json.dumps({**report, "data": "gone.jsonl"}))
+    with pytest.raises(DataError, match="gone.jsonl"):
+        LabelSession.open(task, audit=Path("reports/audit.json"))

@@ -11,7 +11,8 @@ A **queue** is a data file of the task: ``lmprog suggest``/``audit``/``estimate`
   the task's labelled file by ``row`` (its index there) and corrected **in place**.
 
 An **audit file** (``lmprog audit --json``) is a JSON object with ``flags`` (or a bare list of them).
-A flag names a row of the audited file (``data`` at the top, else the task's ``[data] train``) by
+A flag names a row of the audited file (``data`` at the top, as given to ``lmprog audit`` or beside the
+audit file; else the task's ``[data] train``) by
 ``row`` or ``index`` (0-based row number) or ``line`` (the row's first line), and carries the row's
 inputs (in ``inputs``, or under the input field or column names), its label (``given``), the
 ``suggested`` label and its evidence (``evidence`` and any other fields, shown as context). A row is
@@ -169,11 +170,19 @@ def audit_items(task: Task, audit: str | Path, default_data: Path | None) -> lis
     if not isinstance(flags, list):
         raise DataError(f"audit file {audit} has no list of flags")
     named = raw.get("data") if isinstance(raw, dict) else None
-    path = Path(audit).parent / named if named else default_data
+    path = _audited(Path(audit), named) if named else default_data
     if path is None:
         raise DataError(f"audit file {audit} names no data file and the task has no [data] train")
     source = Source.read(path)
     return [review_item(task, flag, source, f"{audit}: flag {n}") for n, flag in enumerate(flags, start=1)]
+
+
+def _audited(audit: Path, named: str) -> Path:
+    """The audited data file an audit names: as given (from where audit ran), or beside the audit file."""
+    for path in (Path(named), audit.parent / named):
+        if path.is_file():
+            return path
+    raise DataError(f"audit file {audit} names the data file {named}, which is not there (nor beside it)")
 
 
 def review_item(task: Task, flag: dict, source: Source, where: str) -> Item:
