@@ -306,9 +306,10 @@ def run_cell(bench: BenchTask, method: str, seed: int, args, console: Console) -
     if path.exists():
         return
     console.log(f"{bench.name} · {method} · seed {seed} ...")
-    code = code_version()  # what this process runs (the tree may change while it runs)
+    code = code_version()  # the shared tree may change while a long run goes on
     figures = run_floor_cell(bench, seed, args) if method == "floor" else run_lm_cell(bench, method, seed, args)
-    figures["code"] = code
+    # lmprog's modules are imported when the process first needs them, so both states are kept
+    figures["code"], figures["code_at_start"] = code, args.code_at_start
     record = result_record(bench, method, seed, args, figures)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -485,8 +486,9 @@ def regret(rows: Sequence[dict]) -> dict:
 
 
 def code_label(cell: dict) -> str:
-    """The optimizer commit a cell ran at, with ``+diff <hash>`` when lmprog had uncommitted changes."""
-    code = cell.get("code") or {}
+    """The optimizer commit of the tree when the cell's process started (else when the cell started), with
+    ``+diff <hash>`` when lmprog had uncommitted changes."""
+    code = cell.get("code_at_start") or cell.get("code") or {}
     dirty = f" +diff {code['uncommitted_diff']}" if code.get("uncommitted") else ""
     return f"{code.get('optimize')}{dirty}"
 
@@ -706,7 +708,8 @@ def print_tables(summary: dict[str, dict], console: Console, *, model: str) -> N
         "interval. vs DSPy: the mean over seeds minus DSPy's, paired on the test examples. Calls count every LM "
         "request the compile made (ledger hits within it included); tokens are what its calls paid for; * = a "
         "cell resumed after an interruption (its wall time is too short). Wall times are from a shared 2-core "
-        "machine." + (f" lmprog cells compiled at optimize commit(s): {', '.join(commits)}." if commits else ""))
+        "machine." + (f" lmprog cells ran lmprog/optimize at: {', '.join(commits)} (the last commit touching it when "
+                      "the process started, +diff: uncommitted changes to lmprog in the tree)." if commits else ""))
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -773,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.getLogger().addFilter(_QuietCopies())
     console = Console(width=args.width)
+    args.code_at_start = None if args.table_only else code_version()
     failed = [] if args.table_only else run_all(args, console)
     results = load_results(args.results, model=args.lm, test=args.test, tasks=task_names(args.tasks),
                            seeds=args.seed_list)
