@@ -23,7 +23,8 @@
   texts, and the program's own confidence), N labels each; coverage of the true pool accuracy by the 95%
   interval (target 93-97%) and its width against uniform sampling's with the same N (target at most 0.7x). The
   same on the committed banking77 example: its compiled program replayed from a copy of its ledger on its
-  400 unlabelled texts, the committed distilled classifier as the surrogate, through ``lmprog.estimate``.
+  400 unlabelled texts, the classifier ``lmprog.distill`` makes from it as the surrogate, through
+  ``lmprog.estimate``.
 
 MiniLM embeddings (the dense extra) are computed once per text and reused (cached under the system temp dir).
 """
