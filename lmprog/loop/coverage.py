@@ -30,7 +30,10 @@ def coverage_picks(vectors: np.ndarray, covered: np.ndarray, candidates: np.ndar
                    strategy: str = "typiclust", seed: int = 0, classes: int = 2) -> np.ndarray:
     """Up to ``n`` indices of ``vectors`` chosen among ``candidates`` by coverage, in the order chosen;
     the rows ``covered`` (labelled, or chosen already) count as labelled."""
-    from skactiveml.pool import ProbCover, TypiClust
+    try:
+        from skactiveml.pool import ProbCover, TypiClust
+    except ImportError:
+        raise ConfigurationError("coverage selection needs scikit-activeml: pip install 'lmprog[loop]'") from None
 
     n = min(n, len(candidates))
     if n <= 0:
