@@ -112,3 +112,10 @@ def test_embedded_model_always_answers_a_valid_label(tmp_path):
         multi = MultiLabelClassify(BANK)(text="I was charged twice and want my money back")
     assert all(p.label in ("ham", "spam") for p in predictions)
     assert all(label in BANK.labels for label in multi["labels"])
+
+
+@pytest.mark.server(rule=answer_fields(reasoning="it offers a prize", label="spam"))
+def test_reasoning_first_then_the_label(server, lm_for):
+    with dspy.context(lm=lm_for(server)):
+        prediction = lmprog.Classify(SPAM, reasoning=True)(text="WINNER! claim your prize")
+    assert prediction.label == "spam" and prediction.reasoning == "it offers a prize"

@@ -73,6 +73,7 @@ def constrained(lm, adapter: dspy.Adapter):
 
 
 def current_lm(predictor):
+    """The LM ``predictor`` calls: its own, else the one ``dspy.context`` sets."""
     lm = predictor.lm or dspy.settings.lm
     if lm is None:
         raise ConfigurationError("no LM configured: use dspy.context(lm=lmprog.make_lm(...)) or set the module's lm")
@@ -84,7 +85,8 @@ class Classify(LabelModuleBase):
 
     Args:
         task: the :class:`~lmprog.Task` (single-label).
-        reasoning: think step by step before answering (``dspy.ChainOfThought``).
+        reasoning: think step by step before answering (a ``reasoning`` field before the label, as
+            ``dspy.ChainOfThought`` adds).
         samples: answers drawn per example; above 1 the majority label wins.
         sample_temperature: temperature for those samples.
         logprobs: confidence from the model's probabilities: token log-probabilities, or on the
@@ -125,7 +127,9 @@ class Classify(LabelModuleBase):
         self.nearest = int(nearest)
         self._nearest: NearestDemos | None = None
         signature = task.signature()
-        self.predict = dspy.ChainOfThought(signature) if reasoning else dspy.Predict(signature)
+        if reasoning:  # ChainOfThought's own field, on a plain Predict so every helper sees one predictor
+            signature = signature.prepend("reasoning", dspy.OutputField(desc="think step by step first"), type_=str)
+        self.predict = dspy.Predict(signature)
 
     # -- the module protocol -----------------------------------------------------------------
 
