@@ -248,3 +248,35 @@ def test_a_run_context_takes_the_calls_and_the_ledger_keeps_no_current_run(serve
         lm("inside")
     assert lm.ledger.calls()[0]["run_id"] == run.run_id and lm.ledger_engine.session_run is None
     assert not hasattr(lm.ledger, "current_run")
+
+
+def test_a_recorded_deterministic_failure_is_answered_again_offline(server, lm_for, tmp_path):
+    """A request the model could not take (its prompt did not fit) fails the same way every time: the ledger
+    raises its recorded failure again, offline too, instead of calling or stopping the replay."""
+    import sqlite3
+
+    import lmprog
+    from lmprog.lm.error_kinds import error_kind
+    from lmprog.run import run_one
+
+    lm = lm_for(server)
+    lm("too long a prompt")
+    path = lm.ledger.path
+    lm.ledger.close()
+    with sqlite3.connect(path) as conn:  # as if the call had failed on the context window
+        conn.execute("UPDATE calls SET error_kind = 'context_length', error = 'ContextLengthError: 6095 tokens', "
+                     "response = NULL")
+    requests = server.request_count
+    for cache in ("readwrite", "replay"):
+        again = lmprog.make_lm("openai/test-model", api_base=server.api_base, ledger=path, cache=cache)
+        with pytest.raises(Exception) as raised:
+            again("too long a prompt")
+        assert error_kind(raised.value) == "context_length"
+    assert server.request_count == requests  # not called again
+
+    class Echo(dspy.Module):
+        def forward(self, text):
+            return dspy.Prediction(answer=again(text))
+
+    outcome = run_one(Echo(), {"text": "too long a prompt"})
+    assert outcome.error == "context_length"

@@ -143,6 +143,16 @@ class Ledger:
             return None
         return CachedAnswer(key, row[0], row[1], codec.unpack_json(row[2]), row[3], row[4], row[5])
 
+    def failure(self, key: str, kinds: tuple[str, ...]) -> tuple[str, str] | None:
+        """The last recorded failure of ``key`` whose kind is one of ``kinds`` (``(kind, message)``), if the key
+        has no successful answer; None otherwise."""
+        marks = ",".join("?" * len(kinds))
+        row = self._connections.get().execute(
+            f"SELECT error_kind, error FROM calls WHERE key = ? AND error_kind IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM calls ok WHERE ok.key = calls.key AND ok.error_kind IS NULL) "
+            "ORDER BY id DESC LIMIT 1", (bytes.fromhex(key), *kinds)).fetchone()
+        return (row[0], row[1] or "") if row else None
+
     def put(self, record: CallRecord) -> None:
         """Store one call and commit. A success replaces any earlier success with the same key."""
         self._require_writable("store a call")

@@ -18,7 +18,7 @@ from lmprog.errors import LedgerMissError, LmprogError
 from lmprog.ledger import CACHE_MODES, CachedAnswer, CallRecord, Ledger, call_key
 from lmprog.lm import dspy_compat
 from lmprog.lm.context import calling_module, current_call
-from lmprog.lm.error_kinds import error_kind
+from lmprog.lm.error_kinds import DETERMINISTIC, RecordedFailure, error_kind
 from lmprog.lm.pricing import call_cost
 from lmprog.run.context import current_run
 
@@ -94,6 +94,9 @@ class LedgerEngine:
             hit = self._lookup(key, call, request)
             if hit is not None:
                 return hit
+            failure = self.ledger.failure(key, DETERMINISTIC)
+            if failure is not None:  # it failed before and would fail again the same way
+                raise RecordedFailure(*failure)
             if self.mode == "replay":
                 raise LedgerMissError(key, request.model, _preview(request), str(self.ledger.path))
         with self.ledger.claim(key):

@@ -21,7 +21,7 @@ from lmprog.artifact import CompiledProgram, lm_settings
 from lmprog.errors import ConfigurationError, DataError
 from lmprog.ledger import call_key
 from lmprog.modules.protocol import params_of
-from lmprog.optimize.families import FAMILIES, demo_count
+from lmprog.optimize.families import FAMILIES
 from lmprog.optimize.search import PhasedSearch, SearchSettings
 from lmprog.run import Budget, open_run
 
@@ -46,8 +46,8 @@ class Settings:
         (the same compile on another machine gives the same artifact)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if k != "threads"}
 
-    def search(self, demos: int) -> SearchSettings:
-        return SearchSettings(demos, self.demo_sets, self.instructions, self.threads, self.folds, tuple(self.families))
+    def search(self) -> SearchSettings:
+        return SearchSettings(self.max_demos, self.demo_sets, self.instructions, self.threads, self.folds, tuple(self.families))
 
 
 def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequence[dspy.Example] | None = None, *,
@@ -92,8 +92,7 @@ def compile(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequ
     # its run and the artifact stays byte-identical.
     with open_run(lm, "compile", arguments, run_id=compile_run_id(arguments), budget=budget,
                   progress=progress or None) as run:
-        demos = demo_count(program.task, examples, lm, max_demos)
-        search = PhasedSearch(program, examples, lm=lm, teacher=teacher, settings=settings.search(demos), seed=seed,
+        search = PhasedSearch(program, examples, lm=lm, teacher=teacher, settings=settings.search(), seed=seed,
                               run=run)
         best = _search(search, run, seed)
     return _result(program, search, best, lm, teacher, optimizer, seed, settings, examples, run)

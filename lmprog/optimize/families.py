@@ -51,13 +51,18 @@ class PhaseContext:
     families: Sequence[str] = FAMILIES
 
 
-def demo_count(task, examples: Sequence[dspy.Example], lm, max_demos: int | None) -> int:
+SIZE_SAMPLE = 20  # examples whose demos are measured
+
+
+def demo_count(task, examples: Sequence[dspy.Example], lm, max_demos: int | None,
+               demo: Callable[[dspy.Example], dspy.Example] | None = None) -> int:
     """Demos per set: ``max_demos`` if given; else enough to show every label (at least 4), as many as fit
-    in :data:`CONTEXT_SHARE` of the model's context window."""
+    in :data:`CONTEXT_SHARE` of the model's context window, measured on the demos themselves (``demo`` makes
+    a phase's demo from an example: a Rank demo carries its whole shortlist)."""
     if max_demos is not None:
         return max(1, int(max_demos))
-    fields = [*task.input_fields, task.output_field]
-    sizes = [sum(len(str(ex.get(name, ""))) for name in fields) + DEMO_FRAME_CHARS for ex in examples] or [200]
+    shown = [demo(ex) if demo is not None else ex for ex in list(examples)[:SIZE_SAMPLE]]
+    sizes = [sum(len(str(value)) for value in dict(ex).values()) + DEMO_FRAME_CHARS for ex in shown] or [200]
     per_demo = max(1, sum(sizes) / len(sizes))
     room = (context_tokens(lm) - ANSWER_ROOM_TOKENS) * CHARS_PER_TOKEN * CONTEXT_SHARE
     room -= len(task.label_instructions())

@@ -85,10 +85,10 @@ def plan(program: dspy.Module, trainset: Sequence[dspy.Example], devset: Sequenc
     examples = labelled_examples(trainset, devset)
     teacher = teacher or lm
     phases = compile_phases(program)
-    k = demo_count(program.task, examples, lm, max_demos)
     rows = [Phase("zero-shot on every example", len(examples) * sum(p.calls_per_example for p in phases),
                   _prompt_tokens(program, phases[0], examples, 0) if phases else 0, ANSWER_TOKENS, str(lm.model))]
     for index, phase in enumerate(phases):
+        k = demo_count(program.task, examples, lm, max_demos, demo=phase.demo)
         rows += _phase_rows(program, phase, index, examples, k, settings, str(lm.model), str(teacher.model),
                             one_phase=len(phases) == 1)
     result = Plan(phases=[row for row in rows if row.calls])

@@ -24,7 +24,7 @@ from lmprog.errors import BudgetExceededError
 from lmprog.modules.protocol import CompilePhase, compile_phases, floor_programs, zero_shot
 from lmprog.modules.vote import Vote, majority
 from lmprog.optimize.crossval import CrossValidation, Recipe, assign_folds, race_order
-from lmprog.optimize.families import FAMILIES, PhaseContext, phase_recipes
+from lmprog.optimize.families import FAMILIES, PhaseContext, demo_count, phase_recipes
 from lmprog.optimize.instructions import draft_instructions
 from lmprog.optimize.race import race
 from lmprog.optimize.records import candidate_record, selection_reason
@@ -37,7 +37,7 @@ VOTE_MEMBERS = 3
 class SearchSettings:
     """What the search needs of the optimizer settings."""
 
-    demos: int  # demos per set
+    demos: int | None  # demos per set (None: sized to the label space and the context, per phase)
     demo_sets: int
     instructions: int
     threads: int
@@ -126,7 +126,7 @@ class PhasedSearch:
 
     def _context(self, phase: CompilePhase, previous: Recipe, hard: dict, *, draft: bool = True) -> PhaseContext:
         drafts = self._drafts(phase) if draft and phase.instructions is not None else []
-        k = self.settings.demos
+        k = demo_count(self.task, self.examples, self.lm, self.settings.demos, demo=phase.demo)
         return PhaseContext(phase, previous, self.kind, self.task, k, self.settings.demo_sets, self.seed, hard,
                             drafts, whole_program=len(self.phases) == 1, families=self.settings.families)
 
