@@ -138,3 +138,15 @@ def test_the_race_schedule_spends_at_most_what_the_plan_says(server, lm_for):
     lmprog.compile(lmprog.Classify(TASK), examples(40), lm=lm, demo_sets=3, instructions=1)
     assert server.request_count <= estimate.calls
     assert schedule(9, 50) == [(9, 10), (4, 15), (2, 25)]
+
+
+def test_a_program_without_lm_calls_needs_only_to_be_no_worse(server, lm_for):
+    """The classifier replaces zero-shot when it scores at least as well out of fold, even without a gain its
+    interval supports: the same quality as far as the labels can tell, at no cost per prediction."""
+    server.rule = scripted  # zero-shot answers 'billing' (a quarter right); the classifier reads the cue words
+    data = examples(12)
+    compiled = lmprog.compile(lmprog.Classify(TASK), data, lm=lm_for(server), demo_sets=1, instructions=0,
+                              families=("classifier",))
+    why = compiled.optimizer["why"]
+    assert why["chosen"] == "classifier" and isinstance(compiled.program, LabelClassifier)
+    assert "no LM call" in why["reason"] or why["vs_zero_shot"]["verdict"] == "better"

@@ -60,8 +60,11 @@ def selection_reason(chosen: Recipe, best: Recipe, runner_up: Recipe | None, ver
         why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
     if chosen is best and best.id == "zero-shot":
         why["reason"] = "no candidate scored above zero-shot out of fold"
-    elif chosen is best:
+    elif chosen is best and versus_zero.verdict == "better":
         why["reason"] = (f"{best.id} beat zero-shot by {versus_zero.describe()} on {n} examples scored out of fold")
+    elif chosen is best:
+        why["reason"] = (f"{best.id} makes no LM call and scored {versus_zero.describe()} against zero-shot on {n} "
+                         "examples scored out of fold: no worse, at no cost per prediction")
     else:
         why["reason"] = (f"{best.id} scored {versus_zero.describe()} against zero-shot on {n} examples, an interval "
                          "that does not rule out no gain: the zero-shot program was kept")

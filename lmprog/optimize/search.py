@@ -184,7 +184,10 @@ class PhasedSearch:
         runner_up = max((r for r in contenders if r is not best), key=lambda r: self.final.mean(r.id, indices),
                         default=None)
         versus_zero = self.final.versus("zero-shot", best.id, indices, seed=self.seed)
-        chosen = best if best is self.zero or versus_zero.verdict == "better" else self.zero
+        # A candidate must show a gain its paired interval supports to replace zero-shot, unless it calls no LM
+        # at all: then no worse out of fold is enough (the same quality as far as the labels can tell, for free).
+        free = not best.calls and self.final.mean(best.id, indices) >= self.final.mean("zero-shot", indices)
+        chosen = best if best is self.zero or versus_zero.verdict == "better" or free else self.zero
         versus_runner_up = self.final.versus(runner_up.id, best.id, indices, seed=self.seed) if runner_up else None
         self.why = selection_reason(chosen, best, runner_up, versus_zero, versus_runner_up, len(indices))
         return chosen
