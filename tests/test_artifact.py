@@ -50,7 +50,7 @@ def teach(predictor, instructions: str, demos: list[dict]) -> None:
 
 def classify(reasoning: bool = False) -> Classify:
     program = Classify(spam_task(), reasoning=reasoning, samples=1, logprobs=False)
-    predictor = program.predict.predict if reasoning else program.predict
+    predictor = program.predict  # reasoning is a field prepended to the same Predict
     demos = [{"text": "hi mum, home at 6", "label": "ham"}, {"text": "WIN a prize now!!", "label": "spam"}]
     if reasoning:
         demos[1]["reasoning"] = "prize offers are spam"

@@ -3,6 +3,7 @@ must catch; skops round trip; cascade threshold selection; budget, resume, multi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -273,10 +274,12 @@ def test_a_tampered_label_mapping_is_refused(labelled, tmp_path):
 @pytest.mark.local
 @pytest.mark.slow
 def test_a_short_distill_with_the_embedded_model(tmp_path):
-    """Real calls to SmolLM2 (fresh ledger): the compiled sms_spam example labels 24 test texts (half of
-    them spam), a classifier learns its answers, and a rerun answers every call from the ledger."""
+    """Real calls to SmolLM2 (fresh ledger): the sms_spam example's LM program (its zero-shot Classify: the
+    compile shipped a classifier, which calls no LM) labels 24 test texts (half of them spam), a classifier
+    learns its answers, and a rerun answers every call from the ledger."""
     pytest.importorskip("llama_cpp")
-    compiled = lmprog.load(REPO / "examples" / "sms_spam" / "compiled.json")
+    shipped = lmprog.load(REPO / "examples" / "sms_spam" / "compiled.json")
+    compiled = dataclasses.replace(shipped, program=shipped.zero_shot_program())
     texts = [json.loads(line)["text"] for line in
              (REPO / "examples" / "sms_spam" / "test.jsonl").read_text().splitlines()[:24]]
     lm = lmprog.make_lm("local/smollm2", ledger=tmp_path / "ledger.db")

@@ -34,12 +34,15 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path, cli):
     finally:
         out.unlink(missing_ok=True)
 
+    # --baseline: the zero-shot LM program is replayed too (a shipped classifier calls no LM of its own).
     evaluated = cli("evaluate", example / "compiled.json", "--data", example / "test.jsonl", "--ledger", ledger,
-                    "--offline", "--json", cwd=tmp_path)
+                    "--offline", "--baseline", "--json", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(evaluated.stdout)
-    assert report["cost"]["paid_calls"] == 0 and report["cost"]["ledger_hits"] > 0
-    assert report["data"]["examples"] == sum(1 for line in (example / "test.jsonl").open() if line.strip())
+    examples = sum(1 for line in (example / "test.jsonl").open() if line.strip())
+    assert report["cost"]["paid_calls"] == 0 and report["data"]["examples"] == examples
+    # --offline: a call missing from the ledger would have failed the command, so the baseline was replayed.
+    assert report["headline"]["before_label"] == "zero-shot" and report["headline"]["before"]["n"] == examples
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
