@@ -68,7 +68,7 @@ class LedgerMissError(LedgerError):
         self.preview = preview
         super().__init__(
             f"replay mode: call {key[:12]} to {model} ({preview!r}) is not in the ledger {ledger_path}; "
-            "run once with cache='readwrite' to record it"
+            "run once without --offline (cache='readwrite' in Python) to pay for it and record it"
         )
 
 
