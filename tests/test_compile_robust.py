@@ -130,6 +130,8 @@ def test_infer_retrieve_rank_never_ships_below_its_retrieval_floor(lm_for, tmp_p
     records = {c["id"]: c for c in compiled.candidates}
     assert compiled.dev_score >= records["retrieval-floor"]["dev_score"] > records["zero-shot"]["dev_score"]
     assert compiled.program.queries in ("input", "input+inferred")  # the input itself is among the queries
+    baseline = compiled.zero_shot_program()  # evaluate --baseline: the LM program the floor beat, not the floor
+    assert baseline.queries == "inferred" and baseline.rank_enabled
 
 
 def test_the_race_schedule_spends_at_most_what_the_plan_says(server, lm_for):

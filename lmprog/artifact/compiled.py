@@ -132,14 +132,16 @@ class CompiledProgram:
     def zero_shot_program(self) -> dspy.Module:
         """The program as it was before compile: the module the compile started from (recorded in the optimizer
         section, so a compile that shipped the classifier still has the LM program it was weighed against), else
-        the program's own ``zero_shot()``."""
+        the program's own ``zero_shot()``. A shipped program of the same class but other settings (an
+        Infer-Retrieve-Rank that ships its retrieval floor) is rebuilt from the recorded settings too."""
         from lmprog.modules.program_file import module_classes
-        from lmprog.modules.protocol import zero_shot
+        from lmprog.modules.protocol import params_of, zero_shot
 
         recorded = (self.optimizer or {}).get("zero_shot_program") or {}
         cls = module_classes().get(recorded.get("class", ""))
-        if cls is not None and type(self.program).__name__ != recorded["class"]:
-            return zero_shot(cls.from_params(self.task, recorded.get("params") or {}))
+        params = recorded.get("params") or {}
+        if cls is not None and (type(self.program).__name__ != recorded["class"] or params_of(self.program) != params):
+            return zero_shot(cls.from_params(self.task, params))
         return zero_shot(self.program)
 
     def labelled_examples(self) -> list[dspy.Example]:
