@@ -131,7 +131,7 @@ def test_predict_streams_and_resumes(compiled, module_server, cli):
     (["evaluate", "{folder}/compiled.json", "--data", "{folder}/unknown_label.jsonl"], "unknown_label.jsonl"),
     (["compile", "classify", "--task", "{task}", "--seeds", "0,x"], "--seeds"),
     (["evaluate", "{folder}/compiled.json", "--data", "{folder}/test.jsonl", "--offline", "--ledger",
-      "{folder}/empty.db"], "not in the ledger"),
+      "{folder}/empty.db"], "no ledger at"),
 ])
 def test_user_errors_are_one_line_and_exit_2(compiled, module_server, args, message, cli):
     folder = compiled["folder"]

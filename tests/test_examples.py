@@ -43,6 +43,9 @@ def test_example_replays_with_zero_lm_calls(name, tmp_path, cli):
     assert report["cost"]["paid_calls"] == 0 and report["data"]["examples"] == examples
     # --offline: a call missing from the ledger would have failed the command, so the baseline was replayed.
     assert report["headline"]["before_label"] == "zero-shot" and report["headline"]["before"]["n"] == examples
+    # An offline replay records nothing: the committed ledger it replays from stays byte-identical.
+    assert ledger.read_bytes() == committed_ledger.read_bytes()
+    assert not Path(f"{ledger}-wal").exists()
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

@@ -31,8 +31,9 @@ ProgramOptions = typer.Option(None, "--option", "-o", help="A program option KEY
 Threads = typer.Option(8, "--threads", help="LM calls in flight at once.")
 Json = typer.Option(False, "--json", help="Print JSON for machines.", metavar="")
 Report = typer.Option(None, "--report", help="Write an HTML report here.", show_default=False)
-Offline = typer.Option(False, "--offline", help="Answer only from the ledger; a call that is not there is an error, "
-                                                "never paid for.")
+Offline = typer.Option(False, "--offline", help="Answer only from the ledger and leave it as it is (no hits counted, "
+                                                "no run recorded); a call that is not there is an error, never paid "
+                                                "for.")
 ProgramFile = typer.Option(None, "--program-file", help="The program file of a custom program.", show_default=False)
 Force = typer.Option(False, "--force", help="Replace an existing output file that lmprog did not write (lmprog's "
                                             "own artifacts, reports and predictions are replaced or continued "

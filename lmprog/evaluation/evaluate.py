@@ -12,7 +12,7 @@ import dspy
 from lmprog import outputs
 from lmprog.artifact import CompiledProgram
 from lmprog.errors import ConfigurationError
-from lmprog.evaluation.cost import ledger_cost
+from lmprog.evaluation.cost import run_cost
 from lmprog.evaluation.results import Evaluation, ExampleResult
 from lmprog.modules.protocol import confidence_of, zero_shot
 from lmprog.run import Budget, Outcome, ledger_of, open_run, run_module
@@ -53,7 +53,7 @@ def evaluate(program, examples: Sequence[dspy.Example], *, lm=None, threads: int
         outcomes = run_module(module, [example.inputs() for example in examples], lm=lm, threads=threads,
                               progress=progress)
     ledger = ledger_of(lm)
-    cost = ledger_cost(ledger.stats(run_id=run.run_id)) if ledger is not None else {}
+    cost = run_cost(ledger, run.run_id, run.budget.summary())
     results = [example_result(i, example, outcome, module, task, kind)
                for i, (example, outcome) in enumerate(zip(examples, outcomes))]
     return Evaluation(task=task, results=results, program=type(module).__name__, output=kind, lm=str(lm.model),

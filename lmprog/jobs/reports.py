@@ -20,7 +20,7 @@ def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, arti
     floor is cross-validated on the same labelled examples and, where the artifact records the program's
     score on each example, compared with it pair by pair.
     """
-    from lmprog.evaluation import Evaluation, ledger_cost
+    from lmprog.evaluation import Evaluation, ledger_cost, run_cost
     from lmprog.evaluation.floor import floor_out_of_fold
     from lmprog.evaluation.intervals_of import example_scores_of, floor_data_out_of_fold, score_data
     from lmprog.evaluation.results import candidate_record
@@ -49,7 +49,10 @@ def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, arti
     data["program"]["run_id"] = compiled.run_id
     data["program"]["artifact"] = str(artifact) if artifact is not None else None
     data["metrics"] |= ({"dev score (optimizer)": data["headline"]["value"]} | _seed_metrics(compiled.optimizer))
-    data["cost"] = ledger_cost(ledger.stats(run_id=compiled.run_id)) if ledger is not None and compiled.run_id else {}
+    if compiled.spent is not None:  # just compiled: the ledger's record of the run, or what a replay counted
+        data["cost"] = run_cost(ledger, compiled.run_id, compiled.spent)
+    else:
+        data["cost"] = ledger_cost(ledger.stats(run_id=compiled.run_id)) if ledger is not None and compiled.run_id else {}
     return EvaluationReport.from_dict(data)
 
 

@@ -25,12 +25,14 @@ class Models:
 
 def open_models(model: str | None, *, teacher: str | None = None, api_base: str | None = None,
                 ledger: str | os.PathLike | None = None, offline: bool = False, readonly: bool = False) -> Models:
-    """``make_lm`` for the student (and teacher) sharing one Ledger; ``offline`` answers only from the
-    ledger (a miss is an error, never paid for); ``readonly`` also leaves the ledger file untouched."""
+    """``make_lm`` for the student (and teacher) sharing one Ledger; ``offline`` (or ``readonly``) answers
+    only from the ledger (a miss is an error, never paid for) and leaves the file untouched: no hits counted,
+    no run recorded, so replaying a committed ledger leaves a checkout clean."""
     from lmprog.ledger import Ledger, ledger_path
     from lmprog.lm import make_lm
 
     path = ledger_path(ledger)
+    readonly = readonly or offline
     if readonly:
         if not path.exists():
             raise ConfigurationError(f"no ledger at {path.absolute()} to replay from (set --ledger or LMPROG_LEDGER)")

@@ -80,8 +80,8 @@ def open_run(lm, command: str, arguments: Mapping | list | None = None, *, run_i
     """
     tracker = budget if isinstance(budget, BudgetTracker) else BudgetTracker(budget)
     ledger = ledger_of(lm)
-    if ledger is None or getattr(ledger, "readonly", False):  # nothing to record a run in
-        with activate(RunContext(None, tracker, progress)) as context:
+    if ledger is None or getattr(ledger, "readonly", False):  # nothing to record a run in; a given id stays
+        with activate(RunContext(run_id, tracker, progress)) as context:
             yield context
         return
     with ledger.run(command, arguments, run_id=run_id) as opened:
