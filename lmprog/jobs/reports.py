@@ -39,6 +39,8 @@ def compile_report(compiled, *, train=None, dev=None, lm=None, ledger=None, arti
     data["headline"]["value"] = score_data(chosen.get("interval")) or compiled.dev_score
     if why.get("vs_zero_shot") and why.get("chosen") == why.get("best") and why.get("chosen") != "zero-shot":
         data["headline"]["difference"] = why["vs_zero_shot"]
+    elif why.get("chosen_vs_zero_shot"):  # a free candidate chosen because the best one's gain was unproven
+        data["headline"]["difference"] = why["chosen_vs_zero_shot"]
     data["data"]["examples"] = compiled.optimizer.get("examples", compiled.optimizer.get("dev", 0))
     if why:
         data["selection"] = why

@@ -53,9 +53,18 @@ def _rounded(data: dict) -> dict:
 
 
 def selection_reason(chosen: Recipe, best: Recipe, runner_up: Recipe | None, versus_zero: Difference,
-                     versus_runner_up: Difference | None, n: int) -> dict:
-    """Why the winner won: its paired difference to zero-shot and to the runner-up on the same examples."""
+                     versus_runner_up: Difference | None, n: int, *, chosen_vs_zero: Difference | None = None) -> dict:
+    """Why the winner won: its paired difference to zero-shot and to the runner-up on the same examples;
+    ``chosen_vs_zero`` when a free candidate was chosen because the best one's gain was unproven."""
     why = {"chosen": chosen.id, "best": best.id, "examples": n, "vs_zero_shot": _rounded(versus_zero.to_dict())}
+    if chosen_vs_zero is not None:
+        why["chosen_vs_zero_shot"] = _rounded(chosen_vs_zero.to_dict())
+        why["reason"] = (f"{best.id} scored {versus_zero.describe()} against zero-shot on {n} examples, an interval "
+                         f"that does not rule out no gain; {chosen.id} makes no LM call and scored "
+                         f"{chosen_vs_zero.describe()}: no worse, at no cost per prediction")
+        if runner_up is not None and versus_runner_up is not None:
+            why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
+        return why
     if runner_up is not None and versus_runner_up is not None:
         why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
     if chosen is best and best.id == "zero-shot":

@@ -186,10 +186,18 @@ class PhasedSearch:
         versus_zero = self.final.versus("zero-shot", best.id, indices, seed=self.seed)
         # A candidate must show a gain its paired interval supports to replace zero-shot, unless it calls no LM
         # at all: then no worse out of fold is enough (the same quality as far as the labels can tell, for free).
-        free = not best.calls and self.final.mean(best.id, indices) >= self.final.mean("zero-shot", indices)
+        zero_mean = self.final.mean("zero-shot", indices)
+        free = not best.calls and self.final.mean(best.id, indices) >= zero_mean
         chosen = best if best is self.zero or versus_zero.verdict == "better" or free else self.zero
+        fallback = None
+        if chosen is self.zero and best is not self.zero:  # the best LM candidate's gain is unproven: a free one?
+            chosen = max((r for r in contenders if not r.calls and self.final.mean(r.id, indices) >= zero_mean),
+                         key=lambda r: self.final.mean(r.id, indices), default=self.zero)
+            if chosen is not self.zero:
+                fallback = self.final.versus("zero-shot", chosen.id, indices, seed=self.seed)
         versus_runner_up = self.final.versus(runner_up.id, best.id, indices, seed=self.seed) if runner_up else None
-        self.why = selection_reason(chosen, best, runner_up, versus_zero, versus_runner_up, len(indices))
+        self.why = selection_reason(chosen, best, runner_up, versus_zero, versus_runner_up, len(indices),
+                                    chosen_vs_zero=fallback)
         return chosen
 
     def _choose_after_budget(self) -> Recipe | None:
