@@ -59,7 +59,7 @@ class Ledger:
             schema.migrate(self._connections.database(), self.path)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
-        atexit.register(_close_at_exit, self._run_state, self._connections)
+        atexit.register(self._run_state.at_exit)
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike | None = None) -> Ledger:
@@ -257,10 +257,3 @@ class Ledger:
             deleted = queries.clear(conn, run_id=run_id, errors_only=errors_only)
         self._texts.forget()
         return deleted
-
-
-def _close_at_exit(run_state: RunLog, connections: Connections) -> None:
-    """Write pending hits and close the connections: the last one to close folds the ``-wal`` file into the
-    database and removes it, so a process that never called :meth:`Ledger.close` leaves one file behind."""
-    run_state.at_exit()
-    connections.close()
