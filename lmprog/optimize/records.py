@@ -57,17 +57,14 @@ def selection_reason(chosen: Recipe, best: Recipe, runner_up: Recipe | None, ver
     """Why the winner won: its paired difference to zero-shot and to the runner-up on the same examples;
     ``chosen_vs_zero`` when a free candidate was chosen because the best one's gain was unproven."""
     why = {"chosen": chosen.id, "best": best.id, "examples": n, "vs_zero_shot": _rounded(versus_zero.to_dict())}
+    if runner_up is not None and versus_runner_up is not None:
+        why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
     if chosen_vs_zero is not None:
         why["chosen_vs_zero_shot"] = _rounded(chosen_vs_zero.to_dict())
         why["reason"] = (f"{best.id} scored {versus_zero.describe()} against zero-shot on {n} examples, an interval "
                          f"that does not rule out no gain; {chosen.id} makes no LM call and scored "
                          f"{chosen_vs_zero.describe()}: no worse, at no cost per prediction")
-        if runner_up is not None and versus_runner_up is not None:
-            why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
-        return why
-    if runner_up is not None and versus_runner_up is not None:
-        why.update(runner_up=runner_up.id, vs_runner_up=_rounded(versus_runner_up.to_dict()))
-    if chosen is best and best.id == "zero-shot":
+    elif chosen is best and best.id == "zero-shot":
         why["reason"] = "no candidate scored above zero-shot out of fold"
     elif chosen is best and versus_zero.verdict == "better":
         why["reason"] = (f"{best.id} beat zero-shot by {versus_zero.describe()} on {n} examples scored out of fold")
